@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Fresh machine to green tests: installs what is missing, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+cd build
+ctest --output-on-failure -j "$jobs" --timeout 900
