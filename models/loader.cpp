@@ -96,7 +96,10 @@ at::Tensor read_checked(const SafetensorsFile& f, const std::string& name, at::S
 }  // namespace
 
 LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
-  torch_dtype_name(compute_dtype);  // refuses non-float compute dtypes before any work
+  KVMIX_CHECK(compute_dtype == at::kFloat || compute_dtype == at::kBFloat16 ||
+                  compute_dtype == at::kHalf,
+              "{}: compute dtype {} is not supported (float32, bfloat16, float16)", dir,
+              c10::toString(compute_dtype));
   LoadedModel m;
   m.dir = dir;
   m.config = load_model_config(dir + "/config.json");

@@ -24,7 +24,7 @@ const std::map<std::string, std::string> kWeightsMetadata = {{"format", "pt"}};
 // The model's tensors in checkpoint order, each checked against the shape the config implies.
 std::vector<NamedTensor> named_tensors(const ModelConfig& c, const ModelWeights& weights) {
   KVMIX_CHECK(static_cast<int64_t>(weights.layers.size()) == c.num_layers,
-              "save_model: weights have {} layers but the config {}", weights.layers.size(),
+              "save_model: weights have {} layers but the config has {}", weights.layers.size(),
               c.num_layers);
   ModelWeights w = weights;  // tensor_slots wants a mutable struct; this copies handles only
   std::vector<NamedTensor> out;
@@ -73,9 +73,9 @@ void remove_stale_weights(const fs::path& dir, const std::set<std::string>& writ
   }
 }
 
-nlohmann::json generation_config_json(const ModelConfig& c) {
-  nlohmann::json j = model_config_to_json(c);
-  return {{"bos_token_id", j["bos_token_id"]}, {"eos_token_id", j["eos_token_id"]}};
+// The token ids transformers' generate() reads, in config.json's spelling.
+nlohmann::json generation_config_json(const nlohmann::json& config) {
+  return {{"bos_token_id", config["bos_token_id"]}, {"eos_token_id", config["eos_token_id"]}};
 }
 
 }  // namespace
@@ -115,7 +115,7 @@ void save_model(const std::string& dir, const ModelConfig& config, const ModelWe
   }
   remove_stale_weights(dir, written);
   write_file_atomic(dir + "/config.json", config_json.dump(2) + "\n");
-  write_file_atomic(dir + "/generation_config.json", generation_config_json(stored).dump(2) + "\n");
+  write_file_atomic(dir + "/generation_config.json", generation_config_json(config_json).dump(2) + "\n");
 }
 
 }  // namespace kvmix

@@ -87,6 +87,24 @@ TEST_CASE("safetensors files have the spec's byte layout", "[safetensors]") {
   CHECK(f.entry("h").begin == 8);
 }
 
+TEST_CASE("safetensors writer produces the exact bytes the spec describes", "[safetensors]") {
+  TempDir dir;
+  const at::Tensor f = at::tensor({1.0f, -2.0f});
+  write_safetensors(dir.file("t.safetensors"),
+                    {{"h", at::ones({1}, at::kHalf)}, {"b", at::ones({1}, at::kBFloat16)}, {"f", f}},
+                    {{"format", "pt"}});
+  // Built by hand from the spec: F32 first (larger elements first); the 195-byte header padded
+  // with spaces to 200 (8 + 200 is a multiple of 8); then 1.0f = 0x3f800000, -2.0f = 0xc0000000,
+  // fp16 1.0 = 0x3c00 and bf16 1.0 = 0x3f80, all little-endian.
+  const std::string header =
+      R"({"__metadata__":{"format":"pt"},"f":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("h":{"dtype":"F16","shape":[1],"data_offsets":[8,10]},)"
+      R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[10,12]}})";
+  const std::string padded = header + std::string(200 - header.size(), ' ');
+  const std::string data("\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x3c\x80\x3f", 12);
+  CHECK(read_bytes(dir.file("t.safetensors")) == safetensors_bytes(padded, data));
+}
+
 TEST_CASE("safetensors writer refuses what the format cannot hold", "[safetensors]") {
   TempDir dir;
   const std::string path = dir.file("t.safetensors");
