@@ -1,16 +1,16 @@
 // config.json -> ModelConfig for the Llama, Mistral and Qwen2 families, following the defaults and
 // field meanings of transformers' LlamaConfig, MistralConfig and Qwen2Config. Fields that would
 // change the computation in a way kvmix does not implement are refused by name, never ignored.
-#include <nlohmann/json.hpp>
+#include "models/model_config.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
-#include "lib/atomic_file.h"    // read_file
+#include "lib/atomic_file.h"  // read_file
 #include "lib/error.h"
 #include "lib/json_describe.h"  // describe_json
-#include "models/model_config.h"
 #include "models/model_config_rules.h"
 
 namespace kvmix {
@@ -71,7 +71,8 @@ const ArchitectureInfo& parse_architecture(const Fields& f) {
   KVMIX_CHECK(f.has("model_type"), "{}: field 'model_type' is required", f.source());
   const std::string type = f.string_or("model_type", "");
   const ArchitectureInfo* info = find_architecture(type);
-  KVMIX_CHECK(info != nullptr, "{}: model_type '{}' is not supported (kvmix reads llama, mistral, qwen2)",
+  KVMIX_CHECK(info != nullptr,
+              "{}: model_type '{}' is not supported (kvmix reads llama, mistral, qwen2)",
               f.source(), type);
   if (f.has("architectures")) {
     const json& a = f.at("architectures");
@@ -124,8 +125,8 @@ RopeScaling parse_rope_scaling(const Fields& f) {
     allowed.push_back("factor");
   } else if (type == "llama3") {
     r.type = RopeScalingType::kLlama3;
-    for (const char* k : {"factor", "low_freq_factor", "high_freq_factor",
-                          "original_max_position_embeddings"})
+    for (const char* k :
+         {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
       KVMIX_CHECK(rs.has(k), "{}: rope_scaling of type llama3 needs '{}'", f.source(), k);
     r.factor = rs.number_or("factor", 0.0);
     r.low_freq_factor = rs.number_or("low_freq_factor", 0.0);
@@ -134,10 +135,13 @@ RopeScaling parse_rope_scaling(const Fields& f) {
     allowed.insert(allowed.end(), {"factor", "low_freq_factor", "high_freq_factor",
                                    "original_max_position_embeddings"});
   } else {
-    throw Error(fmt::format("{}: rope_scaling type {} is not supported (kvmix implements linear "
-                            "and llama3)",
-                            f.source(), describe_json(s.contains("rope_type") ? s["rope_type"]
-                                                          : s.contains("type") ? s["type"] : s)));
+    throw Error(
+        fmt::format("{}: rope_scaling type {} is not supported (kvmix implements linear "
+                    "and llama3)",
+                    f.source(),
+                    describe_json(s.contains("rope_type") ? s["rope_type"]
+                                  : s.contains("type")    ? s["type"]
+                                                          : s)));
   }
   for (const auto& [k, v] : s.items())
     KVMIX_CHECK(std::find(allowed.begin(), allowed.end(), k) != allowed.end(),
@@ -155,7 +159,8 @@ int64_t parse_sliding_window(const Fields& f, Architecture arch, int64_t num_lay
     return f.integer_or("sliding_window", 0);
   }
   if (arch != Architecture::kQwen2) return 0;
-  const int64_t window = f.flag_or("use_sliding_window", false) ? f.integer_or("sliding_window", 0) : 0;
+  const int64_t window =
+      f.flag_or("use_sliding_window", false) ? f.integer_or("sliding_window", 0) : 0;
   int64_t windowed = 0;  // layers that would use the window
   if (f.has("layer_types")) {
     const json& types = f.at("layer_types");

@@ -1,8 +1,7 @@
 // save_model (declared in models/loader.h): the folder layout transformers' save_pretrained
 // writes, so a checkpoint kvmix saves loads in transformers and back in kvmix.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lib/atomic_file.h"  // write_file_atomic
@@ -67,8 +66,8 @@ void remove_file(const fs::path& p) {
 void remove_stale_weights(const fs::path& dir, const std::set<std::string>& written) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    const bool weights = name == kWeightsFileName || name == kShardIndexFileName ||
-                         is_shard_file_name(name);
+    const bool weights =
+        name == kWeightsFileName || name == kShardIndexFileName || is_shard_file_name(name);
     if (weights && !written.count(name)) remove_file(entry.path());
   }
 }
@@ -103,8 +102,8 @@ void save_model(const std::string& dir, const ModelConfig& config, const ModelWe
     ShardIndex index;
     index.total_size = static_cast<uint64_t>(total);
     for (size_t i = 0; i < shards.size(); ++i) {
-      const std::string name = shard_file_name(static_cast<int64_t>(i) + 1,
-                                               static_cast<int64_t>(shards.size()));
+      const std::string name =
+          shard_file_name(static_cast<int64_t>(i) + 1, static_cast<int64_t>(shards.size()));
       write_safetensors(dir + "/" + name, shards[i], kWeightsMetadata, storage_dtype);
       for (const NamedTensor& t : shards[i]) index.weight_map[t.name] = name;
       written.insert(name);
@@ -115,7 +114,8 @@ void save_model(const std::string& dir, const ModelConfig& config, const ModelWe
   }
   remove_stale_weights(dir, written);
   write_file_atomic(dir + "/config.json", config_json.dump(2) + "\n");
-  write_file_atomic(dir + "/generation_config.json", generation_config_json(config_json).dump(2) + "\n");
+  write_file_atomic(dir + "/generation_config.json",
+                    generation_config_json(config_json).dump(2) + "\n");
 }
 
 }  // namespace kvmix

@@ -2,10 +2,9 @@
 // is a kvmix::Error; a crash, a sanitizer report or another exception escaping is a bug. A
 // config that parses must survive model_config_to_json and parse back to the same fields (the
 // property save_model relies on). Crashes go to tests/fuzz/regressions/model_config/.
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "lib/error.h"
 #include "models/model_config.h"

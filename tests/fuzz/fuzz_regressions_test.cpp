@@ -5,11 +5,10 @@
 //                                   kvmix::Error: inputs a fuzzer found crashing, and hand-made
 //                                   attacks on the overflow and nesting checks (a crashing
 //                                   input that turns out valid belongs in corpus/ instead)
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "lib/error.h"
 #include "lib/safetensors_header.h"
@@ -33,7 +32,8 @@ std::vector<fs::path> inputs(const std::string& kind, const std::string& target)
 
 void parse_safetensors_bytes(const fs::path& p) {
   const std::string bytes = test::read_bytes(p.string());
-  parse_safetensors_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), p.string());
+  parse_safetensors_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                           p.string());
 }
 
 void parse_config_bytes(const fs::path& p) {

@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t covered = 0;
   uint8_t checksum = 0;
   for (const auto& [name, e] : h.tensors) {
-    KVMIX_ASSERT(e.begin <= e.end && h.data_start + e.end <= size, "tensor '{}' out of range", name);
+    KVMIX_ASSERT(e.begin <= e.end && h.data_start + e.end <= size, "tensor '{}' out of range",
+                 name);
     uint64_t numel = 1;
     for (int64_t d : e.shape) numel *= static_cast<uint64_t>(d);
     KVMIX_ASSERT(numel * safetensors_dtype_bytes(e.dtype) == e.end - e.begin, "tensor '{}'", name);
