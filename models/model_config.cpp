@@ -104,19 +104,22 @@ void refuse_unsupported(const Fields& f, Architecture arch) {
                 f.source(), f.string_or("model_type", ""));
 }
 
-RopeScaling parse_rope_scaling(const Fields& f) {
+// rope_scaling, or transformers 5's rope_parameters (`field`), which also holds rope_theta.
+RopeScaling parse_rope_scaling(const Fields& f, const char* field) {
   RopeScaling r;
-  if (!f.has("rope_scaling")) return r;
-  const json& s = f.at("rope_scaling");
-  KVMIX_CHECK(s.is_object(), "{}: field 'rope_scaling' must be null or an object, got {}",
-              f.source(), describe_json(s));
+  if (!f.has(field)) return r;
+  const json& s = f.at(field);
+  KVMIX_CHECK(s.is_object(), "{}: field '{}' must be null or an object, got {}", f.source(), field,
+              describe_json(s));
   const Fields rs(s, f.source());
   // "type" is the key before transformers 4.43, "rope_type" after; either may appear, or both.
   const std::string type = rs.string_or("rope_type", rs.string_or("type", ""));
   KVMIX_CHECK(!rs.has("type") || rs.string_or("type", "") == type,
               "{}: rope_scaling has type '{}' but rope_type '{}'", f.source(),
               rs.string_or("type", ""), type);
-  std::vector<std::string> allowed = {"type", "rope_type"};
+  std::vector<std::string> allowed = {"type", "rope_type", "rope_theta"};
+  KVMIX_CHECK(std::string(field) == "rope_parameters" || !rs.present("rope_theta"),
+              "{}: rope_theta belongs in the top level, not in rope_scaling", f.source());
   if (type == "default") {  // transformers' name for unscaled RoPE
     r.type = RopeScalingType::kNone;
   } else if (type == "linear") {
@@ -145,7 +148,7 @@ RopeScaling parse_rope_scaling(const Fields& f) {
   }
   for (const auto& [k, v] : s.items())
     KVMIX_CHECK(std::find(allowed.begin(), allowed.end(), k) != allowed.end(),
-                "{}: rope_scaling field '{}' is not supported for type '{}'", f.source(), k, type);
+                "{}: {} field '{}' is not supported for type '{}'", f.source(), field, k, type);
   return r;
 }
 
@@ -229,8 +232,19 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   c.head_dim = f.integer_or("head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
   c.intermediate_size = f.integer("intermediate_size");
   c.rms_norm_eps = f.number_or("rms_norm_eps", kDefaultRmsNormEps);
-  c.rope_theta = f.number_or("rope_theta", kDefaultRopeTheta);
-  c.rope_scaling = parse_rope_scaling(f);
+  // transformers 5 moves rope_theta and the scaling into rope_parameters; a config holding both
+  // spellings could say two things, so that is refused.
+  if (f.has("rope_parameters")) {
+    KVMIX_CHECK(!f.has("rope_scaling") && !f.has("rope_theta"),
+                "{}: rope_parameters together with rope_scaling or rope_theta is ambiguous",
+                source);
+    c.rope_scaling = parse_rope_scaling(f, "rope_parameters");
+    c.rope_theta =
+        Fields(f.at("rope_parameters"), source).number_or("rope_theta", kDefaultRopeTheta);
+  } else {
+    c.rope_theta = f.number_or("rope_theta", kDefaultRopeTheta);
+    c.rope_scaling = parse_rope_scaling(f, "rope_scaling");
+  }
   c.attention_bias = arch.arch == Architecture::kQwen2;  // Qwen2Attention: q/k/v always biased
   c.tie_word_embeddings = f.flag_or("tie_word_embeddings", false);
   c.max_position_embeddings = f.integer_or("max_position_embeddings", arch.default_max_positions);

@@ -156,6 +156,18 @@ TEST_CASE("config.json variants transformers writes", "[model_config]") {
   j["head_dim"] = 256;  // head_dim need not be hidden / heads
   CHECK(parse(j).head_dim == 256);
 
+  json v5 = llama31_8b();  // transformers 5: rope_theta and the scaling in rope_parameters
+  v5["rope_parameters"] = v5["rope_scaling"];
+  v5["rope_parameters"]["rope_theta"] = 500000.0;
+  v5.erase("rope_scaling");
+  v5.erase("rope_theta");
+  const ModelConfig c5 = parse(v5);
+  CHECK(c5.rope_theta == 500000.0);
+  CHECK(c5.rope_scaling.type == RopeScalingType::kLlama3);
+  v5["rope_theta"] = 10000.0;
+  CHECK_THROWS_WITH(parse(v5),
+                    Contains("rope_parameters together with rope_scaling or rope_theta"));
+
   json q = qwen25_05b();
   q["use_sliding_window"] = true;
   q["max_window_layers"] = 0;  // every layer windowed
