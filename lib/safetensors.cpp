@@ -14,25 +14,34 @@
 namespace kvmix {
 
 // The spec stores elements little-endian; read() copies bytes verbatim into host tensors.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "safetensors I/O assumes a little-endian host");
 
 std::optional<at::ScalarType> safetensors_scalar_type(SafetensorsDtype d) {
   switch (d) {
-    case SafetensorsDtype::kF32: return at::kFloat;
-    case SafetensorsDtype::kF16: return at::kHalf;
-    case SafetensorsDtype::kBF16: return at::kBFloat16;
-    default: return std::nullopt;
+    case SafetensorsDtype::kF32:
+      return at::kFloat;
+    case SafetensorsDtype::kF16:
+      return at::kHalf;
+    case SafetensorsDtype::kBF16:
+      return at::kBFloat16;
+    default:
+      return std::nullopt;
   }
 }
 
 SafetensorsDtype safetensors_dtype_of(at::ScalarType t, const std::string& tensor_name) {
   switch (t) {
-    case at::kFloat: return SafetensorsDtype::kF32;
-    case at::kHalf: return SafetensorsDtype::kF16;
-    case at::kBFloat16: return SafetensorsDtype::kBF16;
+    case at::kFloat:
+      return SafetensorsDtype::kF32;
+    case at::kHalf:
+      return SafetensorsDtype::kF16;
+    case at::kBFloat16:
+      return SafetensorsDtype::kBF16;
     default:
-      throw Error(fmt::format("tensor '{}': dtype {} cannot be stored (kvmix writes F32, F16, BF16)",
-                              tensor_name, c10::toString(t)));
+      throw Error(
+          fmt::format("tensor '{}': dtype {} cannot be stored (kvmix writes F32, F16, BF16)",
+                      tensor_name, c10::toString(t)));
   }
 }
 
@@ -80,7 +89,8 @@ at::Tensor SafetensorsFile::read(const std::string& name) const {
               name, path_, safetensors_dtype_name(e.dtype));
   at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(*type));
   // [begin, end) was checked against the file size and the shape when the header was parsed.
-  if (e.end > e.begin) std::memcpy(t.data_ptr(), map_ + header_.data_start + e.begin, e.end - e.begin);
+  if (e.end > e.begin)
+    std::memcpy(t.data_ptr(), map_ + header_.data_start + e.begin, e.end - e.begin);
   return t;
 }
 

@@ -1,9 +1,8 @@
 #include "lib/safetensors_header.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lib/error.h"
@@ -22,13 +21,13 @@ struct DtypeRow {
 
 // The spec's dtype names (safetensors/src/tensor.rs, enum Dtype) and their element sizes.
 constexpr DtypeRow kDtypes[] = {
-    {SafetensorsDtype::kBool, "BOOL", 1},       {SafetensorsDtype::kU8, "U8", 1},
-    {SafetensorsDtype::kI8, "I8", 1},           {SafetensorsDtype::kF8E5M2, "F8_E5M2", 1},
-    {SafetensorsDtype::kF8E4M3, "F8_E4M3", 1},  {SafetensorsDtype::kI16, "I16", 2},
-    {SafetensorsDtype::kU16, "U16", 2},         {SafetensorsDtype::kF16, "F16", 2},
-    {SafetensorsDtype::kBF16, "BF16", 2},       {SafetensorsDtype::kI32, "I32", 4},
-    {SafetensorsDtype::kU32, "U32", 4},         {SafetensorsDtype::kF32, "F32", 4},
-    {SafetensorsDtype::kF64, "F64", 8},         {SafetensorsDtype::kI64, "I64", 8},
+    {SafetensorsDtype::kBool, "BOOL", 1},      {SafetensorsDtype::kU8, "U8", 1},
+    {SafetensorsDtype::kI8, "I8", 1},          {SafetensorsDtype::kF8E5M2, "F8_E5M2", 1},
+    {SafetensorsDtype::kF8E4M3, "F8_E4M3", 1}, {SafetensorsDtype::kI16, "I16", 2},
+    {SafetensorsDtype::kU16, "U16", 2},        {SafetensorsDtype::kF16, "F16", 2},
+    {SafetensorsDtype::kBF16, "BF16", 2},      {SafetensorsDtype::kI32, "I32", 4},
+    {SafetensorsDtype::kU32, "U32", 4},        {SafetensorsDtype::kF32, "F32", 4},
+    {SafetensorsDtype::kF64, "F64", 8},        {SafetensorsDtype::kI64, "I64", 8},
     {SafetensorsDtype::kU64, "U64", 8},
 };
 
@@ -59,7 +58,8 @@ json parse_header_json(const char* begin, const char* end, const std::string& so
                               kMaxHeaderJsonDepth));
     if (event == json::parse_event_t::object_start) open_objects.emplace_back();
     if (event == json::parse_event_t::object_end) open_objects.pop_back();
-    if (event == json::parse_event_t::key && !open_objects.back().insert(parsed.get<std::string>()).second)
+    if (event == json::parse_event_t::key &&
+        !open_objects.back().insert(parsed.get<std::string>()).second)
       throw Error(fmt::format("{}: safetensors header has the key '{}' twice in one object", source,
                               parsed.get<std::string>()));
     return true;
@@ -200,8 +200,8 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* file, uint64_t file_si
               source, n, file_size);
   KVMIX_CHECK(n <= kSafetensorsMaxHeaderBytes, "{}: header length {} exceeds the {}-byte limit",
               source, n, kSafetensorsMaxHeaderBytes);
-  KVMIX_CHECK(n > 0 && file[8] == '{', "{}: the header does not start with '{{' (spec: a JSON object)",
-              source);
+  KVMIX_CHECK(n > 0 && file[8] == '{',
+              "{}: the header does not start with '{{' (spec: a JSON object)", source);
 
   const char* text = reinterpret_cast<const char*>(file + 8);
   const json j = parse_header_json(text, text + n, source);

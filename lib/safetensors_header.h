@@ -22,7 +22,21 @@ namespace kvmix {
 // F32, F16 and BF16 (safetensors.h); the others are known so a header holding them can still be
 // validated, and refused by name when such a tensor is read.
 enum class SafetensorsDtype {
-  kBool, kU8, kI8, kF8E5M2, kF8E4M3, kI16, kU16, kF16, kBF16, kI32, kU32, kF32, kF64, kI64, kU64
+  kBool,
+  kU8,
+  kI8,
+  kF8E5M2,
+  kF8E4M3,
+  kI16,
+  kU16,
+  kF16,
+  kBF16,
+  kI32,
+  kU32,
+  kF32,
+  kF64,
+  kI64,
+  kU64
 };
 
 const char* safetensors_dtype_name(SafetensorsDtype d);  // the spec's spelling: "BF16"

@@ -1,8 +1,7 @@
 // write_safetensors (declared in lib/safetensors.h): the header is computed from shapes and
 // dtypes alone, then the tensors are streamed after it one at a time.
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <set>
 
@@ -25,7 +24,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
                        std::optional<at::ScalarType> storage_dtype) {
   std::set<std::string> seen;
   for (const auto& t : tensors) {
-    KVMIX_CHECK(t.name != "__metadata__", "{}: '__metadata__' is reserved, not a tensor name", path);
+    KVMIX_CHECK(t.name != "__metadata__", "{}: '__metadata__' is reserved, not a tensor name",
+                path);
     KVMIX_CHECK(seen.insert(t.name).second, "{}: tensor '{}' given twice", path, t.name);
     KVMIX_CHECK(t.tensor.defined(), "{}: tensor '{}' is undefined", path, t.name);
   }
@@ -61,8 +61,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
   out.write(text.data(), text.size());
   for (size_t i : order) {
     // One tensor at a time on the CPU in its stored dtype: the only copy this function makes.
-    const at::Tensor c = tensors[i].tensor.to(at::kCPU, *safetensors_scalar_type(dtypes[i]))
-                             .contiguous();
+    const at::Tensor c =
+        tensors[i].tensor.to(at::kCPU, *safetensors_scalar_type(dtypes[i])).contiguous();
     out.write(c.data_ptr(), c.nbytes());
   }
   out.commit();

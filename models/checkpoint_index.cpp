@@ -1,10 +1,9 @@
 #include "models/checkpoint_index.h"
 
 #include <nlohmann/json.hpp>
-
 #include <regex>
 
-#include "lib/atomic_file.h"    // read_file
+#include "lib/atomic_file.h"  // read_file
 #include "lib/error.h"
 #include "lib/json_describe.h"  // describe_json
 
@@ -26,9 +25,10 @@ ShardIndex parse_shard_index(const nlohmann::json& j, const std::string& source)
               "{}: a shard index needs a 'weight_map' object", source);
   ShardIndex index;
   for (const auto& [name, file] : j["weight_map"].items()) {
-    KVMIX_CHECK(file.is_string() && is_plain_safetensors_name(file.get<std::string>()),
-                "{}: weight_map entry '{}' must name a .safetensors file in the same folder, got {}",
-                source, name, describe_json(file));
+    KVMIX_CHECK(
+        file.is_string() && is_plain_safetensors_name(file.get<std::string>()),
+        "{}: weight_map entry '{}' must name a .safetensors file in the same folder, got {}",
+        source, name, describe_json(file));
     index.weight_map.emplace(name, file.get<std::string>());
   }
   KVMIX_CHECK(!index.weight_map.empty(), "{}: weight_map lists no tensors", source);

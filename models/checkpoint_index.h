@@ -1,11 +1,11 @@
 #pragma once
 // The files of a Hugging Face safetensors checkpoint folder, and the index of a sharded one
 // (model.safetensors.index.json, as transformers' save_pretrained writes it):
-//   {"metadata": {"total_size": BYTES}, "weight_map": {"TENSOR": "model-00001-of-00002.safetensors"}}
-#include <nlohmann/json_fwd.hpp>
-
+//   {"metadata": {"total_size": BYTES}, "weight_map": {"TENSOR":
+//   "model-00001-of-00002.safetensors"}}
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace kvmix {

@@ -88,15 +88,19 @@ at::Tensor read_checked(const SafetensorsFile& f, const std::string& name, at::S
   const at::Tensor stored = f.read(name);
   check_finite(stored, name, f.path(), "");
   at::Tensor t = stored.to(dtype);
-  check_finite(t, name, f.path(), fmt::format(" after conversion to {} (out of its range)",
-                                              torch_dtype_name(dtype)).c_str());
+  check_finite(
+      t, name, f.path(),
+      fmt::format(" after conversion to {} (out of its range)", torch_dtype_name(dtype)).c_str());
   return t;
 }
 
 }  // namespace
 
 LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
-  torch_dtype_name(compute_dtype);  // refuses non-float compute dtypes before any work
+  KVMIX_CHECK(
+      compute_dtype == at::kFloat || compute_dtype == at::kBFloat16 || compute_dtype == at::kHalf,
+      "{}: compute dtype {} is not supported (float32, bfloat16, float16)", dir,
+      c10::toString(compute_dtype));
   LoadedModel m;
   m.dir = dir;
   m.config = load_model_config(dir + "/config.json");
@@ -116,9 +120,11 @@ LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
     const SafetensorsEntry& e = it->second->entry(s.name);
     KVMIX_CHECK(e.shape == s.shape, "{}: tensor '{}' has shape [{}] but config.json implies [{}]",
                 it->second->path(), s.name, fmt::join(e.shape, ", "), fmt::join(s.shape, ", "));
-    KVMIX_CHECK(e.dtype == stored, "{}: tensor '{}' is stored as {} but config.json says "
-                "torch_dtype '{}' ({})", it->second->path(), s.name, safetensors_dtype_name(e.dtype),
-                c.torch_dtype, safetensors_dtype_name(stored));
+    KVMIX_CHECK(e.dtype == stored,
+                "{}: tensor '{}' is stored as {} but config.json says "
+                "torch_dtype '{}' ({})",
+                it->second->path(), s.name, safetensors_dtype_name(e.dtype), c.torch_dtype,
+                safetensors_dtype_name(stored));
   }
   std::vector<std::string> unknown;
   bool tied_head_stored = false;
@@ -130,17 +136,21 @@ LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
     }
     unknown.push_back(name);
   }
-  KVMIX_CHECK(unknown.empty(), "{}: {} tensors that a {} model with this config.json does not have, "
-              "first '{}'", ck.listing, unknown.size(), c.model_type, unknown.empty() ? "" : unknown[0]);
+  KVMIX_CHECK(unknown.empty(),
+              "{}: {} tensors that a {} model with this config.json does not have, "
+              "first '{}'",
+              ck.listing, unknown.size(), c.model_type, unknown.empty() ? "" : unknown[0]);
 
   // Pass 2: the data.
-  for (const TensorSlot& s : slots) *s.tensor = read_checked(*ck.where.at(s.name), s.name, compute_dtype);
+  for (const TensorSlot& s : slots)
+    *s.tensor = read_checked(*ck.where.at(s.name), s.name, compute_dtype);
   if (tied_head_stored) {
     // A tied model may store lm_head too; it must then be the embedding, or config.json lies.
     const SafetensorsFile& f = *ck.where.at("lm_head.weight");
     KVMIX_CHECK(f.read("lm_head.weight").to(compute_dtype).equal(m.weights.embed),
                 "{}: tensor 'lm_head.weight' differs from 'model.embed_tokens.weight' but "
-                "config.json says tie_word_embeddings", f.path());
+                "config.json says tie_word_embeddings",
+                f.path());
   }
   tie_embeddings(m.weights, c);
   return m;

@@ -1,16 +1,16 @@
 // config.json -> ModelConfig for the Llama, Mistral and Qwen2 families, following the defaults and
 // field meanings of transformers' LlamaConfig, MistralConfig and Qwen2Config. Fields that would
 // change the computation in a way kvmix does not implement are refused by name, never ignored.
-#include <nlohmann/json.hpp>
+#include "models/model_config.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
-#include "lib/atomic_file.h"    // read_file
+#include "lib/atomic_file.h"  // read_file
 #include "lib/error.h"
 #include "lib/json_describe.h"  // describe_json
-#include "models/model_config.h"
 #include "models/model_config_rules.h"
 
 namespace kvmix {
@@ -71,7 +71,8 @@ const ArchitectureInfo& parse_architecture(const Fields& f) {
   KVMIX_CHECK(f.has("model_type"), "{}: field 'model_type' is required", f.source());
   const std::string type = f.string_or("model_type", "");
   const ArchitectureInfo* info = find_architecture(type);
-  KVMIX_CHECK(info != nullptr, "{}: model_type '{}' is not supported (kvmix reads llama, mistral, qwen2)",
+  KVMIX_CHECK(info != nullptr,
+              "{}: model_type '{}' is not supported (kvmix reads llama, mistral, qwen2)",
               f.source(), type);
   if (f.has("architectures")) {
     const json& a = f.at("architectures");
@@ -103,19 +104,22 @@ void refuse_unsupported(const Fields& f, Architecture arch) {
                 f.source(), f.string_or("model_type", ""));
 }
 
-RopeScaling parse_rope_scaling(const Fields& f) {
+// rope_scaling, or transformers 5's rope_parameters (`field`), which also holds rope_theta.
+RopeScaling parse_rope_scaling(const Fields& f, const char* field) {
   RopeScaling r;
-  if (!f.has("rope_scaling")) return r;
-  const json& s = f.at("rope_scaling");
-  KVMIX_CHECK(s.is_object(), "{}: field 'rope_scaling' must be null or an object, got {}",
-              f.source(), describe_json(s));
+  if (!f.has(field)) return r;
+  const json& s = f.at(field);
+  KVMIX_CHECK(s.is_object(), "{}: field '{}' must be null or an object, got {}", f.source(), field,
+              describe_json(s));
   const Fields rs(s, f.source());
   // "type" is the key before transformers 4.43, "rope_type" after; either may appear, or both.
   const std::string type = rs.string_or("rope_type", rs.string_or("type", ""));
   KVMIX_CHECK(!rs.has("type") || rs.string_or("type", "") == type,
               "{}: rope_scaling has type '{}' but rope_type '{}'", f.source(),
               rs.string_or("type", ""), type);
-  std::vector<std::string> allowed = {"type", "rope_type"};
+  std::vector<std::string> allowed = {"type", "rope_type", "rope_theta"};
+  KVMIX_CHECK(std::string(field) == "rope_parameters" || !rs.present("rope_theta"),
+              "{}: rope_theta belongs in the top level, not in rope_scaling", f.source());
   if (type == "default") {  // transformers' name for unscaled RoPE
     r.type = RopeScalingType::kNone;
   } else if (type == "linear") {
@@ -124,8 +128,8 @@ RopeScaling parse_rope_scaling(const Fields& f) {
     allowed.push_back("factor");
   } else if (type == "llama3") {
     r.type = RopeScalingType::kLlama3;
-    for (const char* k : {"factor", "low_freq_factor", "high_freq_factor",
-                          "original_max_position_embeddings"})
+    for (const char* k :
+         {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
       KVMIX_CHECK(rs.has(k), "{}: rope_scaling of type llama3 needs '{}'", f.source(), k);
     r.factor = rs.number_or("factor", 0.0);
     r.low_freq_factor = rs.number_or("low_freq_factor", 0.0);
@@ -134,14 +138,17 @@ RopeScaling parse_rope_scaling(const Fields& f) {
     allowed.insert(allowed.end(), {"factor", "low_freq_factor", "high_freq_factor",
                                    "original_max_position_embeddings"});
   } else {
-    throw Error(fmt::format("{}: rope_scaling type {} is not supported (kvmix implements linear "
-                            "and llama3)",
-                            f.source(), describe_json(s.contains("rope_type") ? s["rope_type"]
-                                                          : s.contains("type") ? s["type"] : s)));
+    throw Error(
+        fmt::format("{}: rope_scaling type {} is not supported (kvmix implements linear "
+                    "and llama3)",
+                    f.source(),
+                    describe_json(s.contains("rope_type") ? s["rope_type"]
+                                  : s.contains("type")    ? s["type"]
+                                                          : s)));
   }
   for (const auto& [k, v] : s.items())
     KVMIX_CHECK(std::find(allowed.begin(), allowed.end(), k) != allowed.end(),
-                "{}: rope_scaling field '{}' is not supported for type '{}'", f.source(), k, type);
+                "{}: {} field '{}' is not supported for type '{}'", f.source(), field, k, type);
   return r;
 }
 
@@ -155,7 +162,8 @@ int64_t parse_sliding_window(const Fields& f, Architecture arch, int64_t num_lay
     return f.integer_or("sliding_window", 0);
   }
   if (arch != Architecture::kQwen2) return 0;
-  const int64_t window = f.flag_or("use_sliding_window", false) ? f.integer_or("sliding_window", 0) : 0;
+  const int64_t window =
+      f.flag_or("use_sliding_window", false) ? f.integer_or("sliding_window", 0) : 0;
   int64_t windowed = 0;  // layers that would use the window
   if (f.has("layer_types")) {
     const json& types = f.at("layer_types");
@@ -224,8 +232,19 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
   c.head_dim = f.integer_or("head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
   c.intermediate_size = f.integer("intermediate_size");
   c.rms_norm_eps = f.number_or("rms_norm_eps", kDefaultRmsNormEps);
-  c.rope_theta = f.number_or("rope_theta", kDefaultRopeTheta);
-  c.rope_scaling = parse_rope_scaling(f);
+  // transformers 5 moves rope_theta and the scaling into rope_parameters; a config holding both
+  // spellings could say two things, so that is refused.
+  if (f.has("rope_parameters")) {
+    KVMIX_CHECK(!f.has("rope_scaling") && !f.has("rope_theta"),
+                "{}: rope_parameters together with rope_scaling or rope_theta is ambiguous",
+                source);
+    c.rope_scaling = parse_rope_scaling(f, "rope_parameters");
+    c.rope_theta =
+        Fields(f.at("rope_parameters"), source).number_or("rope_theta", kDefaultRopeTheta);
+  } else {
+    c.rope_theta = f.number_or("rope_theta", kDefaultRopeTheta);
+    c.rope_scaling = parse_rope_scaling(f, "rope_scaling");
+  }
   c.attention_bias = arch.arch == Architecture::kQwen2;  // Qwen2Attention: q/k/v always biased
   c.tie_word_embeddings = f.flag_or("tie_word_embeddings", false);
   c.max_position_embeddings = f.integer_or("max_position_embeddings", arch.default_max_positions);

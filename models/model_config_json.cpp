@@ -13,7 +13,8 @@ using nlohmann::json;
 
 json rope_scaling_json(const RopeScaling& r) {
   switch (r.type) {
-    case RopeScalingType::kNone: return nullptr;
+    case RopeScalingType::kNone:
+      return nullptr;
     // Both keys: "type" for transformers < 4.43, "rope_type" for later versions.
     case RopeScalingType::kLinear:
       return {{"type", "linear"}, {"rope_type", "linear"}, {"factor", r.factor}};
@@ -90,8 +91,8 @@ std::string model_config_hash(const ModelConfig& c) {
   const std::string canonical = fmt::format(
       "kvmix-model-shape-v1;type={};vocab={};hidden={};layers={};heads={};kv_heads={};"
       "head_dim={};intermediate={};qkv_bias={};tied={}",
-      architecture_info(c.arch).model_type, c.vocab_size, c.hidden_size, c.num_layers,
-      c.num_heads, c.num_kv_heads, c.head_dim, c.intermediate_size, int{c.attention_bias},
+      architecture_info(c.arch).model_type, c.vocab_size, c.hidden_size, c.num_layers, c.num_heads,
+      c.num_kv_heads, c.head_dim, c.intermediate_size, int{c.attention_bias},
       int{c.tie_word_embeddings});
   return fmt::format("{:016x}", fnv1a64(canonical));
 }

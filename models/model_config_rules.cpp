@@ -19,8 +19,8 @@ void check_size(int64_t v, const char* field, const std::string& source) {
 }
 
 void check_positive(double v, const char* field, const std::string& source) {
-  KVMIX_CHECK(std::isfinite(v) && v > 0, "{}: field '{}' must be a positive number, got {}",
-              source, field, v);
+  KVMIX_CHECK(std::isfinite(v) && v > 0, "{}: field '{}' must be a positive number, got {}", source,
+              field, v);
 }
 
 void check_token(int64_t id, const char* field, int64_t vocab, const std::string& source) {
@@ -83,10 +83,9 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
               source, c.sliding_window);
   if (c.bos_token_id != -1) check_token(c.bos_token_id, "bos_token_id", c.vocab_size, source);
   for (int64_t id : c.eos_token_ids) check_token(id, "eos_token_id", c.vocab_size, source);
-  KVMIX_CHECK(c.torch_dtype == "float32" || c.torch_dtype == "float16" ||
-                  c.torch_dtype == "bfloat16",
-              "{}: torch_dtype '{}' is not supported (float32, float16, bfloat16)", source,
-              c.torch_dtype);
+  KVMIX_CHECK(
+      c.torch_dtype == "float32" || c.torch_dtype == "float16" || c.torch_dtype == "bfloat16",
+      "{}: torch_dtype '{}' is not supported (float32, float16, bfloat16)", source, c.torch_dtype);
 }
 
 }  // namespace kvmix

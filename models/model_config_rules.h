@@ -11,9 +11,9 @@ namespace kvmix {
 
 struct ArchitectureInfo {
   Architecture arch;
-  const char* model_type;            // config.json "model_type"
-  const char* class_name;            // config.json "architectures"[0]
-  int64_t default_max_positions;     // transformers' default max_position_embeddings
+  const char* model_type;         // config.json "model_type"
+  const char* class_name;         // config.json "architectures"[0]
+  int64_t default_max_positions;  // transformers' default max_position_embeddings
 };
 
 // nullptr when `model_type` is not a supported family.

@@ -1,8 +1,7 @@
 // save_model (declared in models/loader.h): the folder layout transformers' save_pretrained
 // writes, so a checkpoint kvmix saves loads in transformers and back in kvmix.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "lib/atomic_file.h"  // write_file_atomic
@@ -24,7 +23,7 @@ const std::map<std::string, std::string> kWeightsMetadata = {{"format", "pt"}};
 // The model's tensors in checkpoint order, each checked against the shape the config implies.
 std::vector<NamedTensor> named_tensors(const ModelConfig& c, const ModelWeights& weights) {
   KVMIX_CHECK(static_cast<int64_t>(weights.layers.size()) == c.num_layers,
-              "save_model: weights have {} layers but the config {}", weights.layers.size(),
+              "save_model: weights have {} layers but the config has {}", weights.layers.size(),
               c.num_layers);
   ModelWeights w = weights;  // tensor_slots wants a mutable struct; this copies handles only
   std::vector<NamedTensor> out;
@@ -67,15 +66,15 @@ void remove_file(const fs::path& p) {
 void remove_stale_weights(const fs::path& dir, const std::set<std::string>& written) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    const bool weights = name == kWeightsFileName || name == kShardIndexFileName ||
-                         is_shard_file_name(name);
+    const bool weights =
+        name == kWeightsFileName || name == kShardIndexFileName || is_shard_file_name(name);
     if (weights && !written.count(name)) remove_file(entry.path());
   }
 }
 
-nlohmann::json generation_config_json(const ModelConfig& c) {
-  nlohmann::json j = model_config_to_json(c);
-  return {{"bos_token_id", j["bos_token_id"]}, {"eos_token_id", j["eos_token_id"]}};
+// The token ids transformers' generate() reads, in config.json's spelling.
+nlohmann::json generation_config_json(const nlohmann::json& config) {
+  return {{"bos_token_id", config["bos_token_id"]}, {"eos_token_id", config["eos_token_id"]}};
 }
 
 }  // namespace
@@ -103,8 +102,8 @@ void save_model(const std::string& dir, const ModelConfig& config, const ModelWe
     ShardIndex index;
     index.total_size = static_cast<uint64_t>(total);
     for (size_t i = 0; i < shards.size(); ++i) {
-      const std::string name = shard_file_name(static_cast<int64_t>(i) + 1,
-                                               static_cast<int64_t>(shards.size()));
+      const std::string name =
+          shard_file_name(static_cast<int64_t>(i) + 1, static_cast<int64_t>(shards.size()));
       write_safetensors(dir + "/" + name, shards[i], kWeightsMetadata, storage_dtype);
       for (const NamedTensor& t : shards[i]) index.weight_map[t.name] = name;
       written.insert(name);
@@ -115,7 +114,8 @@ void save_model(const std::string& dir, const ModelConfig& config, const ModelWe
   }
   remove_stale_weights(dir, written);
   write_file_atomic(dir + "/config.json", config_json.dump(2) + "\n");
-  write_file_atomic(dir + "/generation_config.json", generation_config_json(stored).dump(2) + "\n");
+  write_file_atomic(dir + "/generation_config.json",
+                    generation_config_json(config_json).dump(2) + "\n");
 }
 
 }  // namespace kvmix

@@ -18,12 +18,15 @@ inline at::ScalarType torch_dtype_scalar_type(const std::string& name) {
 
 inline std::string torch_dtype_name(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return "float32";
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
+    case at::kFloat:
+      return "float32";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kHalf:
+      return "float16";
     default:
-      throw Error(fmt::format("dtype {} is not supported (float32, bfloat16, float16)",
-                              c10::toString(t)));
+      throw Error(
+          fmt::format("dtype {} is not supported (float32, bfloat16, float16)", c10::toString(t)));
   }
 }
 

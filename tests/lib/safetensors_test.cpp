@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+
 #include <catch2/catch.hpp>
 
 #include "lib/error.h"
@@ -80,11 +81,30 @@ TEST_CASE("safetensors files have the spec's byte layout", "[safetensors]") {
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
   CHECK(bytes[8] == '{');
-  CHECK((8 + n) % 8 == 0);                 // the byte buffer starts 8-aligned
+  CHECK((8 + n) % 8 == 0);  // the byte buffer starts 8-aligned
   CHECK(bytes.size() == 8 + n + 2 * 4 + 3 * 2);
   SafetensorsFile f(dir.file("t.safetensors"));
-  CHECK(f.entry("f").begin == 0);          // 4-byte elements first, so each is aligned
+  CHECK(f.entry("f").begin == 0);  // 4-byte elements first, so each is aligned
   CHECK(f.entry("h").begin == 8);
+}
+
+TEST_CASE("safetensors writer produces the exact bytes the spec describes", "[safetensors]") {
+  TempDir dir;
+  const at::Tensor f = at::tensor({1.0f, -2.0f});
+  write_safetensors(
+      dir.file("t.safetensors"),
+      {{"h", at::ones({1}, at::kHalf)}, {"b", at::ones({1}, at::kBFloat16)}, {"f", f}},
+      {{"format", "pt"}});
+  // Built by hand from the spec: F32 first (larger elements first); the 195-byte header padded
+  // with spaces to 200 (8 + 200 is a multiple of 8); then 1.0f = 0x3f800000, -2.0f = 0xc0000000,
+  // fp16 1.0 = 0x3c00 and bf16 1.0 = 0x3f80, all little-endian.
+  const std::string header =
+      R"({"__metadata__":{"format":"pt"},"f":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("h":{"dtype":"F16","shape":[1],"data_offsets":[8,10]},)"
+      R"("b":{"dtype":"BF16","shape":[1],"data_offsets":[10,12]}})";
+  const std::string padded = header + std::string(200 - header.size(), ' ');
+  const std::string data("\x00\x00\x80\x3f\x00\x00\x00\xc0\x00\x3c\x80\x3f", 12);
+  CHECK(read_bytes(dir.file("t.safetensors")) == safetensors_bytes(padded, data));
 }
 
 TEST_CASE("safetensors writer refuses what the format cannot hold", "[safetensors]") {
@@ -105,7 +125,8 @@ TEST_CASE("safetensors reader refuses integer dtypes by name", "[safetensors]") 
   write_bytes(path, safetensors_bytes(R"({"x":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}})",
                                       std::string(2, '\0')));
   SafetensorsFile f(path);  // the header is valid: only reading the tensor is refused
-  CHECK_THROWS_WITH(f.read("x"), Contains("tensor 'x' in " + path + " has dtype I8, which kvmix "
+  CHECK_THROWS_WITH(f.read("x"), Contains("tensor 'x' in " + path +
+                                          " has dtype I8, which kvmix "
                                           "does not read"));
   CHECK_THROWS_WITH(f.read("y"), Contains(path) && Contains("no tensor 'y'"));
 }
@@ -132,7 +153,8 @@ TEST_CASE("safetensors reader rejects damaged files with a named error", "[safet
        "tensor 'w': data_offsets [100, 108] run past"},
       {"begin after end", safetensors_bytes("{" + entry("w", "[0]", "[8,0]") + "}", eight),
        "tensor 'w': data_offsets [8, 0] begin after they end"},
-      {"size disagrees with shape", safetensors_bytes("{" + entry("w", "[3]", "[0,8]") + "}", eight),
+      {"size disagrees with shape",
+       safetensors_bytes("{" + entry("w", "[3]", "[0,8]") + "}", eight),
        "tensor 'w': data_offsets [0, 8] hold 8 bytes but shape [3] of F32 needs 12"},
       {"overlapping tensors",
        safetensors_bytes("{" + entry("a", "[2]", "[0,8]") + "," + entry("b", "[1]", "[4,8]") + "}",

@@ -4,10 +4,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "lib/error.h"
 #include "lib/safetensors.h"
@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 ModelConfig tiny_config(Architecture arch, int64_t kv_heads, bool tied) {
   ModelConfig c;
   c.arch = arch;
-  c.model_type = arch == Architecture::kQwen2 ? "qwen2" : arch == Architecture::kMistral ? "mistral" : "llama";
+  c.model_type = arch == Architecture::kQwen2     ? "qwen2"
+                 : arch == Architecture::kMistral ? "mistral"
+                                                  : "llama";
   c.vocab_size = 32;
   c.hidden_size = 16;
   c.num_layers = 2;
@@ -81,7 +83,10 @@ struct SavedLlama {
       if (s.name != drop) all.push_back({s.name, *s.tensor});
     for (const NamedTensor& t : tensors) {
       auto it = std::find_if(all.begin(), all.end(), [&](auto& x) { return x.name == t.name; });
-      if (it == all.end()) all.push_back(t); else it->tensor = t.tensor;
+      if (it == all.end())
+        all.push_back(t);
+      else
+        it->tensor = t.tensor;
     }
     write_safetensors(weights_file(), all);
   }
@@ -99,7 +104,8 @@ TEST_CASE("save_model and load_model round-trip exactly", "[loader]") {
   };
   const Case cases[] = {
       {"llama fp32", Architecture::kLlama, 4, false, at::kFloat, at::kFloat},
-      {"llama grouped-query, bf16 stored", Architecture::kLlama, 1, false, at::kBFloat16, at::kFloat},
+      {"llama grouped-query, bf16 stored", Architecture::kLlama, 1, false, at::kBFloat16,
+       at::kFloat},
       {"qwen2 with bias, tied, fp16", Architecture::kQwen2, 2, true, at::kHalf, at::kHalf},
       {"mistral computed in bf16", Architecture::kMistral, 2, false, at::kFloat, at::kBFloat16},
   };
@@ -165,13 +171,15 @@ TEST_CASE("load_model skips harmless extra tensors", "[loader]") {
 
 TEST_CASE("load_model names the file and tensor of each inconsistency", "[loader]") {
   SavedLlama ck;
-  const std::string dir = ck.dir.path(), weights = ck.weights_file(), config = ck.dir.file("config.json");
+  const std::string dir = ck.dir.path(), weights = ck.weights_file(),
+                    config = ck.dir.file("config.json");
   const std::string wq = "model.layers.1.self_attn.q_proj.weight";
 
   SECTION("missing tensor") {
     ck.rewrite({}, wq);
-    CHECK_THROWS_WITH(load_model(dir, at::kFloat),
-                      Contains(weights) && Contains("missing tensor '" + wq + "'") && Contains("[16, 16]"));
+    CHECK_THROWS_WITH(load_model(dir, at::kFloat), Contains(weights) &&
+                                                       Contains("missing tensor '" + wq + "'") &&
+                                                       Contains("[16, 16]"));
   }
   SECTION("unknown extra tensor") {
     ck.rewrite({{"model.layers.0.mlp.extra.weight", at::ones({2})}});
@@ -182,9 +190,10 @@ TEST_CASE("load_model names the file and tensor of each inconsistency", "[loader
     json j = read_json(config);
     j["intermediate_size"] = 32;
     write_json(config, j);
-    CHECK_THROWS_WITH(load_model(dir, at::kFloat),
-                      Contains(weights) && Contains("tensor 'model.layers.0.mlp.gate_proj.weight' has "
-                                                    "shape [24, 16] but config.json implies [32, 16]"));
+    CHECK_THROWS_WITH(
+        load_model(dir, at::kFloat),
+        Contains(weights) && Contains("tensor 'model.layers.0.mlp.gate_proj.weight' has "
+                                      "shape [24, 16] but config.json implies [32, 16]"));
   }
   SECTION("dtype disagreeing with config.json") {
     json j = read_json(config);
@@ -254,9 +263,9 @@ TEST_CASE("load_model checks a shard index against its shards", "[loader]") {
     const std::string shard = index["weight_map"][norm];
     index["weight_map"].erase(norm);  // its shard still holds q_proj, which the index lists
     write_json(index_path, index);
-    CHECK_THROWS_WITH(load_model(dir.path(), at::kFloat),
-                      Contains(dir.file(shard)) && Contains("'" + norm + "'") &&
-                          Contains("does not list"));
+    CHECK_THROWS_WITH(load_model(dir.path(), at::kFloat), Contains(dir.file(shard)) &&
+                                                              Contains("'" + norm + "'") &&
+                                                              Contains("does not list"));
   }
   SECTION("index pointing outside the folder") {
     index["weight_map"]["model.norm.weight"] = "../elsewhere.safetensors";

@@ -156,6 +156,18 @@ TEST_CASE("config.json variants transformers writes", "[model_config]") {
   j["head_dim"] = 256;  // head_dim need not be hidden / heads
   CHECK(parse(j).head_dim == 256);
 
+  json v5 = llama31_8b();  // transformers 5: rope_theta and the scaling in rope_parameters
+  v5["rope_parameters"] = v5["rope_scaling"];
+  v5["rope_parameters"]["rope_theta"] = 500000.0;
+  v5.erase("rope_scaling");
+  v5.erase("rope_theta");
+  const ModelConfig c5 = parse(v5);
+  CHECK(c5.rope_theta == 500000.0);
+  CHECK(c5.rope_scaling.type == RopeScalingType::kLlama3);
+  v5["rope_theta"] = 10000.0;
+  CHECK_THROWS_WITH(parse(v5),
+                    Contains("rope_parameters together with rope_scaling or rope_theta"));
+
   json q = qwen25_05b();
   q["use_sliding_window"] = true;
   q["max_window_layers"] = 0;  // every layer windowed
@@ -216,27 +228,45 @@ TEST_CASE("malformed or unsupported config.json fields are named errors", "[mode
   };
   const std::vector<Case> cases = {
       {"model_type", "gemma", "model_type 'gemma' is not supported"},
-      {"architectures", {"MistralForCausalLM"}, "architectures \"MistralForCausalLM\" does not match"},
+      {"architectures",
+       {"MistralForCausalLM"},
+       "architectures \"MistralForCausalLM\" does not match"},
       {"vocab_size", nullptr, "field 'vocab_size' is required"},
       {"hidden_size", "4096", "field 'hidden_size' must be an integer, got \"4096\""},
       {"hidden_size", 4096.5, "field 'hidden_size' must be an integer, got 4096.5"},
       {"num_hidden_layers", -2, "field 'num_hidden_layers' must be in [1, 16777216], got -2"},
-      {"num_key_value_heads", 5, "num_attention_heads 32 is not a multiple of num_key_value_heads 5"},
-      {"num_key_value_heads", 64, "num_attention_heads 32 is not a multiple of num_key_value_heads 64"},
+      {"num_key_value_heads", 5,
+       "num_attention_heads 32 is not a multiple of num_key_value_heads 5"},
+      {"num_key_value_heads", 64,
+       "num_attention_heads 32 is not a multiple of num_key_value_heads 64"},
       {"head_dim", 127, "head_dim 127 must be even"},
       {"rms_norm_eps", 0, "field 'rms_norm_eps' must be a positive number, got 0"},
       {"rope_theta", "big", "field 'rope_theta' must be a number"},
-      {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0}}, "rope_scaling type \"yarn\" is not supported"},
-      {"rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}}, "rope_scaling type \"dynamic\" is not supported"},
-      {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}}, "rope_scaling of type llama3 needs 'low_freq_factor'"},
-      {"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}, {"beta_fast", 32}}, "rope_scaling field 'beta_fast' is not supported"},
-      {"rope_scaling", {{"rope_type", "linear"}, {"type", "llama3"}, {"factor", 2.0}}, "rope_scaling has type 'llama3' but rope_type 'linear'"},
-      {"rope_scaling", {{"rope_type", "linear"}, {"factor", -1.0}}, "field 'rope_scaling.factor' must be a positive number"},
+      {"rope_scaling",
+       {{"rope_type", "yarn"}, {"factor", 4.0}},
+       "rope_scaling type \"yarn\" is not supported"},
+      {"rope_scaling",
+       {{"type", "dynamic"}, {"factor", 2.0}},
+       "rope_scaling type \"dynamic\" is not supported"},
+      {"rope_scaling",
+       {{"rope_type", "llama3"}, {"factor", 8.0}},
+       "rope_scaling of type llama3 needs 'low_freq_factor'"},
+      {"rope_scaling",
+       {{"rope_type", "linear"}, {"factor", 2.0}, {"beta_fast", 32}},
+       "rope_scaling field 'beta_fast' is not supported"},
+      {"rope_scaling",
+       {{"rope_type", "linear"}, {"type", "llama3"}, {"factor", 2.0}},
+       "rope_scaling has type 'llama3' but rope_type 'linear'"},
+      {"rope_scaling",
+       {{"rope_type", "linear"}, {"factor", -1.0}},
+       "field 'rope_scaling.factor' must be a positive number"},
       {"rope_scaling", 8, "field 'rope_scaling' must be null or an object, got 8"},
       {"hidden_act", "gelu", "hidden_act 'gelu' is not supported"},
       {"attention_bias", true, "attention_bias true is not supported for llama"},
       {"mlp_bias", true, "mlp_bias true is not supported"},
-      {"quantization_config", {{"quant_method", "gptq"}}, "quantized checkpoints are not supported"},
+      {"quantization_config",
+       {{"quant_method", "gptq"}},
+       "quantized checkpoints are not supported"},
       {"tie_word_embeddings", 1, "field 'tie_word_embeddings' must be true or false, got 1"},
       {"eos_token_id", {128001, "x"}, "field 'eos_token_id' must be an integer, got \"x\""},
       {"eos_token_id", 999999, "field 'eos_token_id' 999999 is outside the vocabulary [0, 128256)"},
@@ -260,7 +290,8 @@ TEST_CASE("malformed or unsupported config.json fields are named errors", "[mode
   CHECK_THROWS_WITH(parse(q), Contains("12 of 24 layers use the sliding window"));
   json m = mistral_7b();
   m["hidden_size"] = 4100;
-  CHECK_THROWS_WITH(parse(m), Contains("hidden_size 4100 is not a multiple of num_attention_heads 32"));
+  CHECK_THROWS_WITH(parse(m),
+                    Contains("hidden_size 4100 is not a multiple of num_attention_heads 32"));
 }
 
 TEST_CASE("load_model_config names the file it cannot parse", "[model_config]") {

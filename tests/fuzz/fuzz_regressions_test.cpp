@@ -1,0 +1,73 @@
+// Replays the fuzzers' inputs through the same parsers in the ordinary test build, so an input
+// that once crashed one of them stays fixed without needing clang or libFuzzer:
+//   tests/fuzz/corpus/TARGET/       seeds: valid inputs, which must parse
+//   tests/fuzz/regressions/TARGET/  damaged inputs, each of which must be refused with a
+//                                   kvmix::Error: inputs a fuzzer found crashing, and hand-made
+//                                   attacks on the overflow and nesting checks (a crashing
+//                                   input that turns out valid belongs in corpus/ instead)
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "lib/error.h"
+#include "lib/safetensors_header.h"
+#include "models/model_config.h"
+#include "tests/temp_dir.h"  // read_bytes
+
+using namespace kvmix;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<fs::path> inputs(const std::string& kind, const std::string& target) {
+  std::vector<fs::path> out;
+  const fs::path dir = fs::path(KVMIX_SOURCE_DIR) / "tests/fuzz" / kind / target;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void parse_safetensors_bytes(const fs::path& p) {
+  const std::string bytes = test::read_bytes(p.string());
+  parse_safetensors_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                           p.string());
+}
+
+void parse_config_bytes(const fs::path& p) {
+  const nlohmann::json j = nlohmann::json::parse(test::read_bytes(p.string()), nullptr, false);
+  if (j.is_discarded()) throw Error(p.string() + ": not valid JSON");
+  parse_model_config(j, p.string());
+}
+
+}  // namespace
+
+TEST_CASE("fuzz seed corpus parses", "[fuzz]") {
+  const auto st = inputs("corpus", "safetensors"), mc = inputs("corpus", "model_config");
+  REQUIRE(st.size() >= 4);
+  REQUIRE(mc.size() >= 4);
+  for (const auto& p : st) {
+    INFO(p);
+    CHECK_NOTHROW(parse_safetensors_bytes(p));
+  }
+  for (const auto& p : mc) {
+    INFO(p);
+    CHECK_NOTHROW(parse_config_bytes(p));
+  }
+}
+
+TEST_CASE("fuzz regressions are refused with a kvmix::Error", "[fuzz]") {
+  const auto st = inputs("regressions", "safetensors"), mc = inputs("regressions", "model_config");
+  REQUIRE_FALSE(st.empty());
+  REQUIRE_FALSE(mc.empty());
+  for (const auto& p : st) {
+    INFO(p);
+    CHECK_THROWS_AS(parse_safetensors_bytes(p), Error);
+  }
+  for (const auto& p : mc) {
+    INFO(p);
+    CHECK_THROWS_AS(parse_config_bytes(p), Error);
+  }
+}
