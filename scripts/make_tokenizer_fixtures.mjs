@@ -68,6 +68,8 @@ const TEXTS = [
   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
   "==================================================================== ---- ****",
   "supercalifragilisticexpialidocious antidisestablishmentarianism pneumonoultramicroscopic",
+  // Llama-3 tokens that its merges cannot build: only ignore_merges yields them whole.
+  "Turkish and Czech words: dikkat merkez milyon, jeho zdrav nhanh",
 ];
 
 function tokenizerFiles(name, pkg) {
