@@ -108,7 +108,10 @@ std::vector<int32_t> BpeModel::merge_word(const std::string& word) const {
     if (index > 0) symbols[index - 1].next = index;
   }
   using Candidate = std::tuple<int32_t, int32_t, int32_t>;  // rank, position, merged id
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
+  std::vector<Candidate> storage;
+  storage.reserve(symbols.size());
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue(std::greater<>(),
+                                                                                std::move(storage));
   const auto push_pair = [&](int32_t pos) {
     if (pos < 0 || symbols[pos].next < 0) return;
     const auto it = merges_.find(pair_key(symbols[pos].id, symbols[symbols[pos].next].id));
