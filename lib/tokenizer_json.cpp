@@ -126,8 +126,12 @@ void read_pre_tokenizer(const Reader& r, const json& j, const std::string& where
     out.splits.emplace_back(pattern["Regex"].get<std::string>(), r.source() + ": " + where);
   } else if (type == "ByteLevel") {
     out.byte_level = true;
-    // Defaults of HF tokenizers' ByteLevel::default(); trim_offsets only moves offsets, not ids.
-    out.add_prefix_space = r.flag(j, where, "add_prefix_space", true);
+    // As HF tokenizers reads it: add_prefix_space is required, use_regex defaults to true
+    // (src/pre_tokenizers/byte_level.rs); trim_offsets only moves offsets, not ids.
+    if (!r.at(j, where, "add_prefix_space").is_boolean()) {
+      r.fail(where + ".add_prefix_space", "expected true or false");
+    }
+    out.add_prefix_space = j["add_prefix_space"].get<bool>();
     if (r.flag(j, where, "use_regex", true)) {
       out.byte_level_regex.emplace_back(kGpt2SplitPattern, "GPT-2 regex");
     }
