@@ -12,8 +12,8 @@ namespace kvmix {
 std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special_tokens,
                                        SpecialTokensInText special) const {
   const size_t valid = utf8_valid_prefix(text);
-  KVMIX_CHECK(valid == text.size(), "text to encode is not valid UTF-8 (first bad byte at offset {})",
-              valid);
+  KVMIX_CHECK(valid == text.size(),
+              "text to encode is not valid UTF-8 (first bad byte at offset {})", valid);
   const Impl& t = *impl_;
   std::vector<int64_t> ids;
   if (add_special_tokens) ids = t.template_prefix;
@@ -26,7 +26,8 @@ std::vector<int64_t> Tokenizer::encode(const std::string& text, bool add_special
     // Llama-2's "▁" is prepended after every added token, not just at the start of the text.
     const std::string normalized = t.normalizer.apply(std::string(segment.text));
     if (normalized.empty()) continue;
-    for (const std::string& word : t.pre_tokenizer.split(normalized)) t.model->encode_word(word, ids);
+    for (const std::string& word : t.pre_tokenizer.split(normalized))
+      t.model->encode_word(word, ids);
   }
   if (add_special_tokens) ids.insert(ids.end(), t.template_suffix.begin(), t.template_suffix.end());
   return ids;

@@ -1,7 +1,8 @@
 #pragma once
-// Text <-> token ids for the models kvmix runs, read from a Hugging Face tokenizer.json: BPE models,
-// either byte-level (GPT-2, Llama-3, Qwen2/3, and kvmix's built-in model) or SentencePiece-style
-// (Llama-2, Mistral). Encoding follows HF tokenizers' pipeline (docs: "The tokenization pipeline"):
+// Text <-> token ids for the models kvmix runs, read from a Hugging Face tokenizer.json: BPE
+// models, either byte-level (GPT-2, Llama-3, Qwen2/3, and kvmix's built-in model) or
+// SentencePiece-style (Llama-2, Mistral). Encoding follows HF tokenizers' pipeline (docs: "The
+// tokenization pipeline"):
 //   added tokens are cut out of the raw text -> each other stretch is normalized -> pre-tokenized
 //   into words -> each word BPE-encoded -> the post-processor's template adds BOS/EOS.
 // A tokenizer.json using any component or option outside that set is refused at load time, with an
@@ -22,8 +23,8 @@ enum class SpecialTokensInText { kMatch, kAsText };
 class Tokenizer {
  public:
   // Loads `path` (a tokenizer.json). bos_id() and eos_ids() come from tokenizer_config.json in the
-  // same folder when it exists (its bos_token / eos_token), else from the post-processor's template.
-  // Throws kvmix::Error naming the file on any problem.
+  // same folder when it exists (its bos_token / eos_token), else from the post-processor's
+  // template. Throws kvmix::Error naming the file on any problem.
   static Tokenizer from_file(const std::string& path);
   // The same from JSON text; `source` names it in errors. No tokenizer_config.json is read.
   static Tokenizer from_json(const std::string& json, const std::string& source);
@@ -45,7 +46,8 @@ class Tokenizer {
 
  private:
   explicit Tokenizer(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
-  // Immutable once loaded, so copies of a Tokenizer share it.
+  // Immutable once loaded (only the BPE word cache changes, under its mutex), so copies of a
+  // Tokenizer share it and encode/decode may run on several threads at once.
   std::shared_ptr<const Impl> impl_;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
-// Added tokens (tokenizer.json "added_tokens"): strings matched in the raw text before normalization
-// and pre-tokenization, so that "<|begin_of_text|>" becomes one id instead of a dozen pieces.
-// Matching is leftmost-longest, as in HF tokenizers (src/tokenizer/added_vocabulary.rs, an
+// Added tokens (tokenizer.json "added_tokens"): strings matched in the raw text before
+// normalization and pre-tokenization, so that "<|begin_of_text|>" becomes one id instead of a dozen
+// pieces. Matching is leftmost-longest, as in HF tokenizers (src/tokenizer/added_vocabulary.rs, an
 // Aho-Corasick automaton with MatchKind::LeftmostLongest) and transformers.js (DictionarySplitter).
 #include <cstdint>
 #include <string>
@@ -14,8 +14,8 @@ namespace kvmix {
 struct AddedToken {
   std::string content;
   int64_t id;
-  bool special;  // a control token: skipped by decode(skip_special_tokens), and matched in text only
-                 // when the caller allows it
+  bool special;  // a control token: skipped by decode(skip_special_tokens), and matched in text
+                 // only when the caller allows it
 };
 
 class AddedTokens {

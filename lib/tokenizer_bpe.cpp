@@ -19,8 +19,8 @@ BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
   tokens_.resize(static_cast<size_t>(largest + 1));
   has_token_.resize(tokens_.size());
   for (const auto& [token, id] : vocab_) {
-    KVMIX_CHECK(!has_token_[id], "{}: model.vocab: id {} is given to both \"{}\" and \"{}\"", source,
-                id, tokens_[id], token);
+    KVMIX_CHECK(!has_token_[id], "{}: model.vocab: id {} is given to both \"{}\" and \"{}\"",
+                source, id, tokens_[id], token);
     tokens_[id] = token;
     has_token_[id] = true;
   }
@@ -76,9 +76,9 @@ std::vector<int32_t> BpeModel::initial_symbols(const std::string& word) const {
       after_unk = false;
       continue;
     }
-    if (options_.byte_fallback &&
-        std::all_of(character.begin(), character.end(),
-                    [&](char byte) { return byte_ids_[static_cast<uint8_t>(byte)] >= 0; })) {
+    if (options_.byte_fallback && std::all_of(character.begin(), character.end(), [&](char byte) {
+          return byte_ids_[static_cast<uint8_t>(byte)] >= 0;
+        })) {
       for (const char byte : character) symbols.push_back(byte_ids_[static_cast<uint8_t>(byte)]);
       after_unk = false;
       continue;
@@ -91,8 +91,9 @@ std::vector<int32_t> BpeModel::initial_symbols(const std::string& word) const {
   return symbols;
 }
 
-// Rank-ordered merging with a heap over candidate pairs and a linked list of live symbols: each merge
-// costs O(log n), instead of rescanning the word for the best pair (HF tokenizers Word::merge_all).
+// Rank-ordered merging with a heap over candidate pairs and a linked list of live symbols: each
+// merge costs O(log n), instead of rescanning the word for the best pair (HF tokenizers
+// Word::merge_all).
 std::vector<int32_t> BpeModel::merge_word(const std::string& word) const {
   if (options_.ignore_merges) {
     if (const auto it = vocab_.find(word); it != vocab_.end()) return {it->second};
@@ -111,7 +112,7 @@ std::vector<int32_t> BpeModel::merge_word(const std::string& word) const {
   std::vector<Candidate> storage;
   storage.reserve(symbols.size());
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue(std::greater<>(),
-                                                                                std::move(storage));
+                                                                               std::move(storage));
   const auto push_pair = [&](int32_t pos) {
     if (pos < 0 || symbols[pos].next < 0) return;
     const auto it = merges_.find(pair_key(symbols[pos].id, symbols[symbols[pos].next].id));

@@ -1,9 +1,9 @@
 #pragma once
 // The BPE model of a tokenizer.json (HF tokenizers src/models/bpe/{model,word}.rs): a word is split
 // into characters, then adjacent pairs are merged, always the pair of lowest merge rank first (the
-// leftmost among equal ranks), until no listed pair is left. A character missing from the vocabulary
-// becomes its UTF-8 bytes as <0xXX> tokens when byte_fallback is on (SentencePiece's byte fallback),
-// else the unknown token.
+// leftmost among equal ranks), until no listed pair is left. A character missing from the
+// vocabulary becomes its UTF-8 bytes as <0xXX> tokens when byte_fallback is on (SentencePiece's
+// byte fallback), else the unknown token.
 #include <array>
 #include <cstdint>
 #include <mutex>
@@ -24,8 +24,8 @@ struct BpeOptions {
 
 class BpeModel {
  public:
-  // `merges` are token pairs in rank order. Throws kvmix::Error naming `source` when a merge names a
-  // token, or makes one, that is not in `vocab`, or when two tokens share an id.
+  // `merges` are token pairs in rank order. Throws kvmix::Error naming `source` when a merge names
+  // a token, or makes one, that is not in `vocab`, or when two tokens share an id.
   BpeModel(std::unordered_map<std::string, int32_t> vocab,
            const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
            const std::string& source);
@@ -54,14 +54,15 @@ class BpeModel {
     int32_t id;  // the merged token
   };
   static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
   }
   std::vector<int32_t> initial_symbols(const std::string& word) const;
   std::vector<int32_t> merge_word(const std::string& word) const;
 
   std::unordered_map<std::string, int32_t> vocab_;
-  std::vector<std::string> tokens_;  // [largest id + 1], "" where no token has the id
-  std::vector<bool> has_token_;      // [largest id + 1]
+  std::vector<std::string> tokens_;             // [largest id + 1], "" where no token has the id
+  std::vector<bool> has_token_;                 // [largest id + 1]
   std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> merge
   std::array<int32_t, 256> byte_ids_;           // <0xXX> token ids, -1 when missing
   bool has_all_byte_tokens_;

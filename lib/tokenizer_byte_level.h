@@ -1,6 +1,6 @@
 #pragma once
-// GPT-2's byte-to-unicode alphabet: byte-level BPE works on bytes, but its vocabulary and merges are
-// written as text, so each byte is spelled as one printable character. Printable Latin-1 bytes
+// GPT-2's byte-to-unicode alphabet: byte-level BPE works on bytes, but its vocabulary and merges
+// are written as text, so each byte is spelled as one printable character. Printable Latin-1 bytes
 // ('!'..'~', '¡'..'¬', '®'..'ÿ') stand for themselves; the other 68 bytes, in increasing order, are
 // spelled U+0100, U+0101, ... (bytes_to_unicode in openai/gpt-2 src/encoder.py; HF tokenizers
 // src/pre_tokenizers/byte_level.rs). So a space is 'Ġ' (U+0120) and a newline 'Ċ' (U+010A).

@@ -11,8 +11,8 @@ namespace {
 
 using Tokens = std::vector<std::string>;
 
-// One string: the bytes the tokens spell, as lossy UTF-8 (src/decoders/byte_level.rs). A token with a
-// character outside the alphabet contributes its own UTF-8, as HF tokenizers does.
+// One string: the bytes the tokens spell, as lossy UTF-8 (src/decoders/byte_level.rs). A token with
+// a character outside the alphabet contributes its own UTF-8, as HF tokenizers does.
 Tokens byte_level(const Tokens& tokens, const std::function<bool(const std::string&)>& is_added) {
   std::string bytes;
   for (const std::string& token : tokens) {
@@ -28,8 +28,8 @@ int hex_digit(char c) {
   return -1;
 }
 
-// Runs of <0xXX> tokens become the text their bytes spell; a run that is not valid UTF-8 becomes one
-// U+FFFD per byte (src/decoders/byte_fallback.rs).
+// Runs of <0xXX> tokens become the text their bytes spell; a run that is not valid UTF-8 becomes
+// one U+FFFD per byte (src/decoders/byte_fallback.rs).
 Tokens byte_fallback(const Tokens& tokens) {
   Tokens out;
   std::string run;
@@ -62,8 +62,8 @@ Tokens strip(Tokens tokens, const std::string& c, size_t start, size_t stop) {
   for (std::string& token : tokens) {
     size_t begin = 0, end = token.size();
     for (size_t i = 0; i < start && token.compare(begin, c.size(), c) == 0; ++i) begin += c.size();
-    for (size_t i = 0; i < stop && end - begin >= c.size() &&
-                       token.compare(end - c.size(), c.size(), c) == 0;
+    for (size_t i = 0;
+         i < stop && end - begin >= c.size() && token.compare(end - c.size(), c.size(), c) == 0;
          ++i) {
       end -= c.size();
     }

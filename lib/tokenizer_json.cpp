@@ -1,9 +1,8 @@
 // Loading a Tokenizer from a Hugging Face tokenizer.json (the serialization of HF tokenizers'
-// Tokenizer: src/tokenizer/serialization.rs and the serde forms of each component). Every field that
-// changes the ids is read and checked; a value kvmix does not implement is refused by name.
-#include <nlohmann/json.hpp>
-
+// Tokenizer: src/tokenizer/serialization.rs and the serde forms of each component). Every field
+// that changes the ids is read and checked; a value kvmix does not implement is refused by name.
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "lib/atomic_file.h"  // read_file
 #include "lib/error.h"
@@ -27,7 +26,8 @@ class Reader {
   }
   [[noreturn]] void unsupported(const std::string& where, const std::string& type,
                                 const char* supported) const {
-    fail(where + ".type", fmt::format("unsupported type \"{}\" (kvmix supports {})", type, supported));
+    fail(where + ".type",
+         fmt::format("unsupported type \"{}\" (kvmix supports {})", type, supported));
   }
 
   const json& at(const json& object, const std::string& where, const char* key) const {
@@ -120,7 +120,8 @@ void read_pre_tokenizer(const Reader& r, const json& j, const std::string& where
     }
     const std::string behavior = r.string(j, where, "behavior");
     if (behavior != "Isolated") {
-      r.fail(where + ".behavior", fmt::format("unsupported \"{}\" (kvmix supports Isolated)", behavior));
+      r.fail(where + ".behavior",
+             fmt::format("unsupported \"{}\" (kvmix supports Isolated)", behavior));
     }
     if (r.flag(j, where, "invert", false)) r.fail(where + ".invert", "unsupported true");
     out.splits.emplace_back(pattern["Regex"].get<std::string>(), r.source() + ": " + where);
@@ -171,7 +172,8 @@ std::unique_ptr<const BpeModel> read_model(const Reader& r, const json& j) {
       const std::string& text = m.get_ref<const std::string&>();
       const size_t space = text.find(' ');
       if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
-        r.fail(item("model.merges", i), fmt::format("\"{}\" is not two tokens split by one space", text));
+        r.fail(item("model.merges", i),
+               fmt::format("\"{}\" is not two tokens split by one space", text));
       }
       merges.emplace_back(text.substr(0, space), text.substr(space + 1));
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
@@ -249,7 +251,8 @@ void read_post_processor(const Reader& r, const json& j, const std::string& wher
       read_post_processor(r, list[i], item(where + ".processors", i), t);
     }
   } else if (type == "TemplateProcessing") {
-    if (!t.template_prefix.empty() || !t.template_suffix.empty()) r.fail(where, "a second template");
+    if (!t.template_prefix.empty() || !t.template_suffix.empty())
+      r.fail(where, "a second template");
     read_template(r, j, where, t);
   } else if (type != "ByteLevel") {  // ByteLevel post-processing only trims offsets
     r.unsupported(where, type, "TemplateProcessing, ByteLevel and Sequence post-processors");
@@ -263,11 +266,13 @@ void read_decoder(const Reader& r, const json& j, const std::string& where, Deco
   using Kind = DecoderStep::Kind;
   if (type == "Sequence") {
     const json& list = r.array(j, where, "decoders");
-    for (size_t i = 0; i < list.size(); ++i) read_decoder(r, list[i], item(where + ".decoders", i), out);
+    for (size_t i = 0; i < list.size(); ++i)
+      read_decoder(r, list[i], item(where + ".decoders", i), out);
   } else if (type == "ByteLevel") {
     out.steps.push_back({Kind::kByteLevel, "", "", 0, 0});
   } else if (type == "Replace") {
-    out.steps.push_back({Kind::kReplace, r.string_pattern(j, where), r.string(j, where, "content"), 0, 0});
+    out.steps.push_back(
+        {Kind::kReplace, r.string_pattern(j, where), r.string(j, where, "content"), 0, 0});
   } else if (type == "ByteFallback") {
     out.steps.push_back({Kind::kByteFallback, "", "", 0, 0});
   } else if (type == "Fuse") {
@@ -279,7 +284,8 @@ void read_decoder(const Reader& r, const json& j, const std::string& where, Deco
     step.stop = static_cast<size_t>(r.integer(r.at(j, where, "stop"), where + ".stop"));
     out.steps.push_back(step);
   } else {
-    r.unsupported(where, type, "ByteLevel, Replace, ByteFallback, Fuse, Strip and Sequence decoders");
+    r.unsupported(where, type,
+                  "ByteLevel, Replace, ByteFallback, Fuse, Strip and Sequence decoders");
   }
 }
 
@@ -287,14 +293,17 @@ void read_decoder(const Reader& r, const json& j, const std::string& where, Deco
 // alphabet (HF tokenizers would otherwise drop the characters silently).
 void check_every_text_encodes(const Reader& r, const Tokenizer::Impl& t) {
   const BpeModel& model = *t.model;
-  if (model.options().unk_id || (model.options().byte_fallback && model.has_all_byte_tokens())) return;
+  if (model.options().unk_id || (model.options().byte_fallback && model.has_all_byte_tokens()))
+    return;
   if (t.pre_tokenizer.byte_level) {
     bool complete = true;
-    for (int b = 0; b < 256; ++b) complete = complete && model.token_id(byte_level_char(b)).has_value();
+    for (int b = 0; b < 256; ++b)
+      complete = complete && model.token_id(byte_level_char(b)).has_value();
     if (complete) return;
   }
-  r.fail("model", "some text could not be encoded: no unk_token in the vocabulary, no complete "
-                  "byte_fallback set <0x00>..<0xFF>, and no complete ByteLevel alphabet");
+  r.fail("model",
+         "some text could not be encoded: no unk_token in the vocabulary, no complete "
+         "byte_fallback set <0x00>..<0xFF>, and no complete ByteLevel alphabet");
 }
 
 std::shared_ptr<Tokenizer::Impl> read_tokenizer(const std::string& text, const Reader& r) {
@@ -328,8 +337,8 @@ std::shared_ptr<Tokenizer::Impl> read_tokenizer(const std::string& text, const R
   return t;
 }
 
-// bos_token / eos_token of tokenizer_config.json (transformers' PreTrainedTokenizerBase): a string, an
-// AddedToken object with "content", or null. Returns false when the key is absent.
+// bos_token / eos_token of tokenizer_config.json (transformers' PreTrainedTokenizerBase): a string,
+// an AddedToken object with "content", or null. Returns false when the key is absent.
 bool read_config_token(const Reader& r, const json& config, const char* key, const Tokenizer& tok,
                        std::optional<int64_t>& id) {
   const auto it = config.find(key);
@@ -337,7 +346,8 @@ bool read_config_token(const Reader& r, const json& config, const char* key, con
   id.reset();
   if (it->is_null()) return true;
   if (!it->is_object() && !it->is_string()) r.fail(key, "expected a string, an object or null");
-  const std::string content = it->is_object() ? r.string(*it, key, "content") : it->get<std::string>();
+  const std::string content =
+      it->is_object() ? r.string(*it, key, "content") : it->get<std::string>();
   id = tok.token_id(content);
   if (!id) r.fail(key, fmt::format("\"{}\" is not a token of the tokenizer", content));
   return true;

@@ -15,7 +15,8 @@ namespace {
 // unicode-normalization crate used by HF tokenizers compute it.
 std::string nfc(const std::string& text) {
   // ASCII is its own NFC form: skip the copy for the common case.
-  if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
     return text;
   }
   utf8proc_uint8_t* out = nullptr;

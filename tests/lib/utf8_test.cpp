@@ -1,7 +1,8 @@
+#include "lib/utf8.h"
+
 #include <catch2/catch.hpp>
 
 #include "lib/tokenizer_byte_level.h"
-#include "lib/utf8.h"
 
 using namespace kvmix;
 
