@@ -83,14 +83,20 @@ class Reader {
 
 std::string item(const std::string& where, size_t i) { return fmt::format("{}[{}]", where, i); }
 
+// Calls read(element, its path) for each element of the array j[key]: the members of a Sequence.
+template <typename Read>
+void for_each_member(const Reader& r, const json& j, const std::string& where, const char* key,
+                     Read read) {
+  const json& list = r.array(j, where, key);
+  for (size_t i = 0; i < list.size(); ++i) read(list[i], item(where + "." + key, i));
+}
+
 void read_normalizer(const Reader& r, const json& j, const std::string& where, Normalizer& out) {
   if (j.is_null()) return;
   const std::string type = r.type(j, where);
   if (type == "Sequence") {
-    const json& list = r.array(j, where, "normalizers");
-    for (size_t i = 0; i < list.size(); ++i) {
-      read_normalizer(r, list[i], item(where + ".normalizers", i), out);
-    }
+    for_each_member(r, j, where, "normalizers",
+                    [&](const json& m, const std::string& at) { read_normalizer(r, m, at, out); });
   } else if (type == "NFC") {
     out.steps.push_back({NormalizerStep::Kind::kNfc, "", ""});
   } else if (type == "Prepend") {
@@ -109,10 +115,9 @@ void read_pre_tokenizer(const Reader& r, const json& j, const std::string& where
   const std::string type = r.type(j, where);
   if (out.byte_level) r.fail(where, "unsupported: a pre-tokenizer after ByteLevel");
   if (type == "Sequence") {
-    const json& list = r.array(j, where, "pretokenizers");
-    for (size_t i = 0; i < list.size(); ++i) {
-      read_pre_tokenizer(r, list[i], item(where + ".pretokenizers", i), out);
-    }
+    for_each_member(r, j, where, "pretokenizers", [&](const json& m, const std::string& at) {
+      read_pre_tokenizer(r, m, at, out);
+    });
   } else if (type == "Split") {
     const json& pattern = r.at(j, where, "pattern");
     if (!pattern.is_object() || !pattern.contains("Regex") || !pattern["Regex"].is_string()) {
@@ -246,10 +251,9 @@ void read_post_processor(const Reader& r, const json& j, const std::string& wher
   if (j.is_null()) return;
   const std::string type = r.type(j, where);
   if (type == "Sequence") {
-    const json& list = r.array(j, where, "processors");
-    for (size_t i = 0; i < list.size(); ++i) {
-      read_post_processor(r, list[i], item(where + ".processors", i), t);
-    }
+    for_each_member(r, j, where, "processors", [&](const json& m, const std::string& at) {
+      read_post_processor(r, m, at, t);
+    });
   } else if (type == "TemplateProcessing") {
     if (!t.template_prefix.empty() || !t.template_suffix.empty())
       r.fail(where, "a second template");
@@ -265,9 +269,8 @@ void read_decoder(const Reader& r, const json& j, const std::string& where, Deco
   const std::string type = r.type(j, where);
   using Kind = DecoderStep::Kind;
   if (type == "Sequence") {
-    const json& list = r.array(j, where, "decoders");
-    for (size_t i = 0; i < list.size(); ++i)
-      read_decoder(r, list[i], item(where + ".decoders", i), out);
+    for_each_member(r, j, where, "decoders",
+                    [&](const json& m, const std::string& at) { read_decoder(r, m, at, out); });
   } else if (type == "ByteLevel") {
     out.steps.push_back({Kind::kByteLevel, "", "", 0, 0});
   } else if (type == "Replace") {
