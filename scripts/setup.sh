@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread   # without the pthread OpenBLAS, libtorch matmuls run ~8x slower
   nlohmann-json3-dev libcli11-dev catch2 libspdlog-dev libpagmo-dev
-  libpcre2-dev gnuplot-nox libbenchmark-dev
+  libpcre2-dev libutf8proc-dev gnuplot-nox libbenchmark-dev
   nodejs                              # npm comes with it
 )
 missing=()
