@@ -14,10 +14,6 @@ c10::OperatorHandle find_op(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "");
 }
 
-c10::optional<at::Tensor> optional_of(const at::Tensor& t) {
-  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
-}
-
 }  // namespace
 
 PackedTensor quantize_pack(const at::Tensor& x, const QuantFormat& f) {
@@ -41,7 +37,7 @@ at::Tensor unpack_dequantize(const PackedTensor& p, const QuantFormat& f, at::Sc
           .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const c10::optional<at::Tensor>&,
                             int64_t, int64_t, at::IntArrayRef, at::ScalarType)>();
   const std::vector<int64_t> fmt = ops::encode_format(f);
-  return op.call(p.codes, p.scales, optional_of(p.zeros), p.tokens, p.channels, fmt, dtype);
+  return op.call(p.codes, p.scales, ops::optional_of(p.zeros), p.tokens, p.channels, fmt, dtype);
 }
 
 at::Tensor fake_quant(const at::Tensor& x, const QuantFormat& f) {
@@ -63,9 +59,9 @@ at::Tensor decode_attention(const at::Tensor& q, const PackedTensor& k_packed, c
                             const c10::optional<at::Tensor>&, int64_t, at::IntArrayRef,
                             const at::Tensor&, const c10::optional<at::Tensor>&)>();
   const std::vector<int64_t> kfmt = ops::encode_format(kf), vfmt = ops::encode_format(vf);
-  return op.call(q, k_packed.codes, k_packed.scales, optional_of(k_packed.zeros), k_packed.tokens,
-                 kfmt, k_resid, v_packed.codes, v_packed.scales, optional_of(v_packed.zeros),
-                 v_packed.tokens, vfmt, v_resid, optional_of(valid));
+  return op.call(q, k_packed.codes, k_packed.scales, ops::optional_of(k_packed.zeros), k_packed.tokens,
+                 kfmt, k_resid, v_packed.codes, v_packed.scales, ops::optional_of(v_packed.zeros),
+                 v_packed.tokens, vfmt, v_resid, ops::optional_of(valid));
 }
 
 }  // namespace kvmix

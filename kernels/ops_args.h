@@ -19,6 +19,10 @@ namespace kvmix::ops {
 std::vector<int64_t> encode_format(const QuantFormat& f);
 QuantFormat decode_format(at::IntArrayRef v, const char* op);
 
+inline c10::optional<at::Tensor> optional_of(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
+
 // fp32 -> kF32, bf16 -> kBF16, fp16 -> kF16; anything else throws.
 ElemType elem_type(at::ScalarType s, const char* op, const char* name);
 ElemType elem_type(const at::Tensor& t, const char* op, const char* name);
