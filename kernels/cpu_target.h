@@ -7,6 +7,11 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define KVMIX_CPU_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// AVX2 and baseline only: for kernels built on 64-byte vector-extension broadcasts, which GCC 12
+// expands into 16 masked lane inserts inside AVX-512 target-attributed functions (it emits one
+// vbroadcastss for AVX2). Their 16-lane vectors run as two 256-bit halves.
+#define KVMIX_CPU_CLONES_AVX2 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define KVMIX_CPU_CLONES
+#define KVMIX_CPU_CLONES_AVX2
 #endif

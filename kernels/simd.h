@@ -19,6 +19,9 @@ namespace kvmix::simd {
 typedef float f32x16 __attribute__((vector_size(64)));
 typedef uint32_t u32x16 __attribute__((vector_size(64)));
 typedef int32_t i32x16 __attribute__((vector_size(64)));
+typedef uint64_t u64x8 __attribute__((vector_size(64)));
+typedef float f32x4 __attribute__((vector_size(16)));
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
 
 constexpr int kLanes = 16;
 
@@ -34,8 +37,25 @@ KVMIX_INLINE u32x16 load(const uint32_t* p) {
 }
 KVMIX_INLINE void store(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
 KVMIX_INLINE void store(uint32_t* p, const u32x16& v) { std::memcpy(p, &v, sizeof v); }
-KVMIX_INLINE f32x16 splat(float x) { return f32x16{} + x; }
-KVMIX_INLINE u32x16 splat_u(uint32_t x) { return u32x16{} + x; }
+// Broadcasts, written as a shuffle of lane 0: inside a function with an AVX-512 target attribute
+// (our clones), GCC 12 expands both `f32x16{x, x, ...}` and `x - f32x16{}` into 16 masked lane
+// inserts, but a shuffle into one vbroadcastss.
+KVMIX_INLINE f32x16 splat(float x) {
+  const f32x4 v = {x, 0.0f, 0.0f, 0.0f};
+  return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+// *p in every lane, read as a 16-byte load and a shuffle (one vbroadcastss from memory): the
+// three floats after *p must be readable (pad scratch arrays by kSplatPad).
+constexpr int kSplatPad = 3;
+KVMIX_INLINE f32x16 splat_at(const float* p) {
+  f32x4 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
+KVMIX_INLINE u32x16 splat_u(uint32_t x) {
+  const u32x4 v = {x, 0u, 0u, 0u};
+  return __builtin_shufflevector(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+}
 
 KVMIX_INLINE f32x16 vmin(const f32x16& a, const f32x16& b) { return a < b ? a : b; }
 KVMIX_INLINE f32x16 vmax(const f32x16& a, const f32x16& b) { return a > b ? a : b; }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/attention_cpu_item.h"
 #include "tests/kernels/kernel_test_util.h"
 
 using namespace kvmix;
@@ -87,13 +88,11 @@ void check_output(const at::Tensor& got, const AttentionCase& c) {
   REQUIRE(err.max().item<double>() <= c.tolerance);
 }
 
-at::Tensor run_reference(const AttentionCase& c) {
-  ops::AttentionCall call = ops::prepare_attention(
-      c.q, c.kp.codes, c.kp.scales, ops::optional_of(c.kp.zeros), c.kp.tokens, c.kf, c.k_resid,
-      c.vp.codes, c.vp.scales, ops::optional_of(c.vp.zeros), c.vp.tokens, c.vf, c.v_resid,
-      ops::optional_of(c.valid));
-  decode_attention_ref(call.args);
-  return call.out;
+ops::AttentionCall prepare(const AttentionCase& c) {
+  return ops::prepare_attention(c.q, c.kp.codes, c.kp.scales, ops::optional_of(c.kp.zeros),
+                                c.kp.tokens, c.kf, c.k_resid, c.vp.codes, c.vp.scales,
+                                ops::optional_of(c.vp.zeros), c.vp.tokens, c.vf, c.v_resid,
+                                ops::optional_of(c.valid));
 }
 
 PackedTensor to_device(const PackedTensor& p, at::Device d) {
@@ -132,10 +131,20 @@ TEST_CASE("fused decode attention matches libtorch attention over the dequantize
 
   SECTION("reference") {
     if (shape.tokens * shape.q_heads > 20000) return;  // the scalar oracle is slow; small cases only
-    check_output(run_reference(c), c);
+    ops::AttentionCall call = prepare(c);
+    decode_attention_ref(call.args);
+    check_output(call.out, c);
   }
-  SECTION("cpu") {
+  SECTION("cpu op (the fastest variant this CPU runs)") {
     check_output(decode_attention(c.q, c.kp, c.kf, c.k_resid, c.vp, c.vf, c.v_resid, c.valid), c);
+  }
+  SECTION("every CPU instruction-set variant this CPU runs") {
+    for (const attn::ItemVariant& v : attn::available_item_variants()) {
+      CAPTURE(v.name);
+      ops::AttentionCall call = prepare(c);
+      attn::decode_attention_cpu_using(call.args, v.fn);
+      check_output(call.out, c);
+    }
   }
   SECTION("cuda") {
     if (!backend_available(Backend::kCuda)) {
