@@ -1,0 +1,247 @@
+#include "apps/bench/kernel_bench.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <omp.h>
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "kernels/ops.h"
+#include "kernels/ops_args.h"
+#include "kernels/quant_kernels.h"
+
+namespace kvmix::bench {
+
+namespace {
+
+// Median wall time of `repeats` runs of f after one warm-up run.
+template <class F>
+double median_seconds(int repeats, F&& f) {
+  f();
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// STREAM's "scale" kernel (McCalpin): a[i] = s * b[i], bytes = read b + write a.
+void stream_scale(float* a, const float* b, int64_t n, float s) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) a[i] = s * b[i];
+}
+
+// ---- the libtorch composite: what Python KV-quant code does --------------------------------------
+// Asymmetric b-bit, fp16 scale and zero, codes packed little-endian into int32 words by shifting
+// and summing (the bits are disjoint), groups of G along tokens (keys) or channels (values).
+
+struct TorchPacked {
+  at::Tensor words, scale, zero;
+};
+
+TorchPacked torch_quantize(const at::Tensor& x, int bits, bool per_channel, int64_t G) {
+  const int64_t H = x.size(0), T = x.size(1), D = x.size(2), C = 32 / bits;
+  const double levels = (1 << bits) - 1;
+  at::Tensor xf = x.to(at::kFloat);
+  // groups on the last dim: [H, T, D/G, G] (values) or [H, T/G, D, G] (keys, tokens last)
+  at::Tensor xg = per_channel ? xf.view({H, T / G, G, D}).transpose(2, 3) : xf.view({H, T, D / G, G});
+  const at::Tensor mn = std::get<0>(xg.min(-1, true)), mx = std::get<0>(xg.max(-1, true));
+  TorchPacked p;
+  p.scale = ((mx - mn) / levels).to(at::kHalf);
+  p.zero = mn.to(at::kHalf);
+  const at::Tensor q = ((xg - p.zero.to(at::kFloat)) / p.scale.to(at::kFloat)).round().clamp(0, levels).to(at::kLong);
+  const at::Tensor shifts = at::arange(C, at::kLong) * bits;
+  std::vector<int64_t> shape = q.sizes().vec();
+  shape.back() = G / C;
+  shape.push_back(C);
+  p.words = at::bitwise_left_shift(q.reshape(shape), shifts).sum(-1).to(at::kInt);
+  return p;
+}
+
+at::Tensor torch_dequantize(const TorchPacked& p, int bits, bool per_channel, int64_t G,
+                            at::IntArrayRef shape, at::ScalarType dtype) {
+  const int64_t H = shape[0], T = shape[1], D = shape[2], C = 32 / bits;
+  const at::Tensor shifts = at::arange(C, at::kInt) * bits;
+  const at::Tensor q = at::bitwise_right_shift(p.words.unsqueeze(-1), shifts).bitwise_and((1 << bits) - 1);
+  std::vector<int64_t> gshape = p.words.sizes().vec();
+  gshape.back() = G;
+  at::Tensor x = q.reshape(gshape).to(at::kFloat) * p.scale.to(at::kFloat) + p.zero.to(at::kFloat);
+  if (per_channel) x = x.transpose(2, 3);  // [H, T/G, G, D]
+  return x.reshape({H, T, D}).to(dtype);
+}
+
+// ---- one quantize/dequantize configuration ---------------------------------------------------------
+
+void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::ScalarType dtype,
+                 double stream_gbps, std::vector<BenchResult>& out) {
+  const QuantAxis axis = per_channel ? QuantAxis::kPerChannel : QuantAxis::kPerToken;
+  const int64_t G = 32;
+  const QuantFormat f = uniform_format(bits, axis, static_cast<int>(G));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
+  const at::Tensor x = at::randn({o.kv_heads, o.tokens, o.head_dim}, gen).to(dtype).contiguous();
+  const ops::QuantInput in = ops::check_quant_input(x, f, "bench");
+  const PackedLayout& l = in.layout;
+  // Preallocated outputs: the figures are the kernels', not the allocator's.
+  at::Tensor codes = at::empty(ops::codes_shape(f, l, in.lead_shape), at::kInt);
+  at::Tensor scales = at::empty(ops::scales_shape(f, l, in.lead_shape), at::kHalf);
+  at::Tensor zeros = at::empty_like(scales);
+  at::Tensor y = at::empty_like(x);
+  auto* cw = reinterpret_cast<uint32_t*>(codes.data_ptr<int32_t>());
+
+  const double x_bytes = static_cast<double>(x.nbytes());
+  const double packed_bytes = static_cast<double>(codes.nbytes() + scales.nbytes() + zeros.nbytes());
+  const double bytes = x_bytes + packed_bytes;  // read + written, both directions
+
+  const double tq = median_seconds(o.repeats, [&] {
+    quantize_pack_cpu(f, l, x.data_ptr(), in.type, cw, scales.data_ptr(), zeros.data_ptr());
+  });
+  const double td = median_seconds(o.repeats, [&] {
+    unpack_dequantize_cpu(f, l, cw, scales.data_ptr(), zeros.data_ptr(), y.data_ptr(), in.type);
+  });
+  TorchPacked tp;
+  const double tq_torch = median_seconds(o.repeats, [&] { tp = torch_quantize(x, bits, per_channel, G); });
+  const double td_torch = median_seconds(o.repeats, [&] {
+    (void)torch_dequantize(tp, bits, per_channel, G, x.sizes(), dtype);
+  });
+
+  const std::string what = fmt::format("{} u{} g{} {}", per_channel ? "keys (per-channel)" : "values (per-token)",
+                                        bits, G, dtype == at::kFloat ? "fp32" : "bf16");
+  for (int dir = 0; dir < 2; ++dir) {
+    BenchResult r;
+    r.kind = dir == 0 ? "quantize" : "dequantize";
+    r.name = fmt::format("{} {}", dir == 0 ? "quantize+pack" : "unpack+dequantize", what);
+    r.seconds = dir == 0 ? tq : td;
+    r.torch_seconds = dir == 0 ? tq_torch : td_torch;
+    r.gbps = bytes / r.seconds / 1e9;
+    r.ratio_to_stream = r.gbps / stream_gbps;
+    r.speedup_vs_torch = r.torch_seconds / r.seconds;
+    r.target = kTargetRatioToStream;
+    r.meets_target = r.ratio_to_stream >= kTargetRatioToStream &&
+                     r.speedup_vs_torch >= kTargetSpeedupVsTorchOps;
+    out.push_back(r);
+  }
+}
+
+// ---- decode attention --------------------------------------------------------------------------------
+
+void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, std::vector<BenchResult>& out) {
+  const int64_t B = 1, Hkv = o.kv_heads, Hq = o.q_heads, D = o.head_dim, g = Hq / Hkv;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed + T);
+  const at::Tensor k = at::randn({B, Hkv, T, D}, gen), v = at::randn({B, Hkv, T, D}, gen);
+  const at::Tensor q = at::randn({B, Hq, D}, gen);
+  // KIVI: keys per-channel, values per-token, G = 32, residual 32, in the model dtype (fp32 here).
+  const QuantFormat kf = uniform_format(bits, QuantAxis::kPerChannel, 32, 32);
+  const QuantFormat vf = uniform_format(bits, QuantAxis::kPerToken, 32, 32);
+  const int64_t tk = T - residual_tokens(kf, T), tv = T - residual_tokens(vf, T);
+  const PackedTensor kp = quantize_pack(k.slice(2, 0, tk).contiguous(), kf);
+  const PackedTensor vp = quantize_pack(v.slice(2, 0, tv).contiguous(), vf);
+  const at::Tensor kr = k.slice(2, tk).contiguous(), vr = v.slice(2, tv).contiguous();
+  const double seconds = median_seconds(o.repeats, [&] {
+    (void)decode_attention(q, kp, kf, kr, vp, vf, vr, at::Tensor());
+  });
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  const double torch_seconds = median_seconds(o.repeats, [&] {
+    const at::Tensor s = at::matmul(q.view({B, Hkv, g, D}), k.transpose(2, 3)) * scale;
+    (void)at::matmul(at::softmax(s, -1), v).view({B, Hq, D});
+  });
+  BenchResult r;
+  r.kind = "attention";
+  r.name = fmt::format("decode attention u{} K/V (KIVI g32 r32) {} tokens", bits, T);
+  r.seconds = seconds;
+  r.torch_seconds = torch_seconds;
+  r.speedup_vs_torch = torch_seconds / seconds;
+  if (bits == 4 && T == kTargetAttentionTokens) {
+    r.target = kTargetAttentionSpeedup;
+    r.meets_target = r.speedup_vs_torch >= kTargetAttentionSpeedup;
+  }
+  out.push_back(r);
+}
+
+}  // namespace
+
+KernelBenchReport run_kernel_bench(const KernelBenchOptions& o) {
+  KernelBenchReport rep;
+  rep.options = o;
+  rep.threads = omp_get_max_threads();
+  const int64_t n = o.kv_heads * o.tokens * o.head_dim;
+  {
+    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.0f);
+    BenchResult r;
+    r.kind = "stream";
+    r.name = fmt::format("STREAM scale, 2 x {} MB fp32", n * 4 / 1000000);
+    r.seconds = median_seconds(o.repeats, [&] { stream_scale(a.data(), b.data(), n, 3.0f); });
+    r.gbps = 2.0 * 4.0 * static_cast<double>(n) / r.seconds / 1e9;
+    r.ratio_to_stream = 1.0;
+    rep.stream_gbps = r.gbps;
+    rep.results.push_back(r);
+  }
+  for (bool per_channel : {true, false})
+    for (int bits : {2, 4})
+      for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})
+        bench_quant(o, per_channel, bits, dtype, rep.stream_gbps, rep.results);
+  for (int64_t T : o.attention_tokens)
+    for (int bits : {4, 2}) bench_attention(o, T, bits, rep.results);
+  return rep;
+}
+
+std::string kernel_bench_json(const KernelBenchReport& r) {
+  nlohmann::json results = nlohmann::json::array();
+  for (const BenchResult& b : r.results) {
+    nlohmann::json j = {{"name", b.name}, {"kind", b.kind}, {"seconds", b.seconds}};
+    if (b.gbps > 0) {
+      j["gbps"] = b.gbps;
+      j["ratio_to_stream"] = b.ratio_to_stream;
+    }
+    if (b.torch_seconds > 0) {
+      j["torch_seconds"] = b.torch_seconds;
+      j["speedup_vs_torch"] = b.speedup_vs_torch;
+    }
+    if (b.target > 0) j["meets_target"] = b.meets_target;
+    results.push_back(j);
+  }
+  const KernelBenchOptions& o = r.options;
+  const nlohmann::json out = {
+      {"schema", "kvmix.bench.kernels"},
+      {"version", 1},
+      {"threads", r.threads},
+      {"seed", o.seed},
+      {"repeats", o.repeats},
+      {"shape", {{"kv_heads", o.kv_heads}, {"tokens", o.tokens}, {"head_dim", o.head_dim},
+                 {"q_heads", o.q_heads}, {"attention_tokens", o.attention_tokens}}},
+      {"targets", {{"ratio_to_stream", kTargetRatioToStream},
+                   {"speedup_vs_torch_ops", kTargetSpeedupVsTorchOps},
+                   {"attention_speedup_at_16k", kTargetAttentionSpeedup}}},
+      {"stream_gbps", r.stream_gbps},
+      {"results", results}};
+  return out.dump(1) + "\n";
+}
+
+std::string kernel_bench_table(const KernelBenchReport& r) {
+  std::string s = fmt::format("kvmix bench kernels: {} threads, median of {} runs, stream {:.1f} GB/s\n\n",
+                              r.threads, r.options.repeats, r.stream_gbps);
+  s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
+                   "libtorch", "speedup", "target");
+  for (const BenchResult& b : r.results) {
+    const std::string gb = b.gbps > 0 ? fmt::format("{:.1f}", b.gbps) : "";
+    const std::string ratio = b.gbps > 0 ? fmt::format("{:.2f}", b.ratio_to_stream) : "";
+    const std::string torch = b.torch_seconds > 0 ? fmt::format("{:.2f} ms", b.torch_seconds * 1e3) : "";
+    const std::string speed = b.torch_seconds > 0 ? fmt::format("{:.1f}x", b.speedup_vs_torch) : "";
+    const std::string target = b.target > 0 ? (b.meets_target ? "met" : "MISSED") : "";
+    s += fmt::format("{:<58} {:>7.2f} ms {:>8} {:>8} {:>11} {:>8}  {}\n", b.name, b.seconds * 1e3, gb,
+                     ratio, torch, speed, target);
+  }
+  s += fmt::format("\ntargets: quantize/dequantize >= {:.1f}x stream and >= {:.0f}x the libtorch "
+                   "composite; 4-bit attention >= {:.0f}x libtorch fp32 at {} tokens\n",
+                   kTargetRatioToStream, kTargetSpeedupVsTorchOps, kTargetAttentionSpeedup,
+                   kTargetAttentionTokens);
+  return s;
+}
+
+}  // namespace kvmix::bench

@@ -1,0 +1,61 @@
+#pragma once
+// The kernel benchmark behind `kvmix bench kernels` (llm.c's dev/cuda habit: every figure is a
+// ratio to a baseline measured in the same run). One run measures
+//   - a STREAM-like scale (a[i] = s*b[i]) over fp32 buffers as large as the KV tensor: the
+//     machine's practical memory bandwidth;
+//   - quantize+pack and unpack+dequantize of KIVI keys (per-channel, G = 32) and values
+//     (per-token, G = 32) at 2 and 4 bits, fp32 and bf16 input, in GB/s counting bytes read and
+//     written, against the same work written as a composite of libtorch ops (min, max, round,
+//     clamp, shifts), the way Python KV-quant code does it;
+//   - fused decode attention over packed 4- and 2-bit K/V against libtorch attention
+//     (matmul, softmax, matmul) over fp32 K and V, at several context lengths.
+// Each figure is the median of `repeats` timed runs after one warm-up run. The library measures
+// and formats; the command prints.
+#include <string>
+#include <vector>
+
+namespace kvmix::bench {
+
+struct KernelBenchOptions {
+  int64_t kv_heads = 8;
+  int64_t tokens = 16384;  // the quantize/dequantize tensor: [kv_heads, tokens, head_dim]
+  int64_t head_dim = 128;
+  int64_t q_heads = 32;    // decode attention: one query token per head
+  std::vector<int64_t> attention_tokens = {4096, 16384, 32768};
+  int repeats = 9;
+  uint64_t seed = 1;
+};
+
+// One measured figure. Bandwidth rows fill gbps and ratio_to_stream; attention rows leave them 0.
+struct BenchResult {
+  std::string name;
+  std::string kind;            // "stream", "quantize", "dequantize", "attention"
+  double seconds = 0;          // median
+  double gbps = 0;             // (bytes read + bytes written) / seconds / 1e9
+  double ratio_to_stream = 0;  // gbps / stream gbps
+  double torch_seconds = 0;    // the libtorch baseline's median (0 for stream)
+  double speedup_vs_torch = 0; // torch_seconds / seconds
+  double target = 0;           // the ratio or speedup this row is held to (0: none)
+  bool meets_target = true;
+};
+
+struct KernelBenchReport {
+  KernelBenchOptions options;
+  int threads = 0;            // OpenMP threads the kernels and libtorch used
+  double stream_gbps = 0;
+  std::vector<BenchResult> results;
+};
+
+// Targets on the project's 2-core CI machine (the brief of issue 2).
+constexpr double kTargetRatioToStream = 0.7;   // quantize/dequantize vs STREAM scale
+constexpr double kTargetSpeedupVsTorchOps = 10; // vs the libtorch composite
+constexpr double kTargetAttentionSpeedup = 3;  // 4-bit fused attention vs fp32 libtorch, 16k tokens
+constexpr int64_t kTargetAttentionTokens = 16384;
+
+KernelBenchReport run_kernel_bench(const KernelBenchOptions& o);
+
+// {"schema":"kvmix.bench.kernels","version":1,...,"results":[...]}
+std::string kernel_bench_json(const KernelBenchReport& r);
+std::string kernel_bench_table(const KernelBenchReport& r);
+
+}  // namespace kvmix::bench

@@ -1,0 +1,39 @@
+// `kvmix bench kernels`: quantize/dequantize bandwidth and fused decode attention against STREAM
+// and libtorch (apps/bench/kernel_bench.h says what is measured).
+#include <cstdio>
+
+#include "apps/bench/kernel_bench.h"
+#include "apps/kvmix/cmd_bench.h"
+
+namespace kvmix::app {
+namespace {
+
+struct BenchKernelsOptions {
+  bench::KernelBenchOptions bench;  // shapes, repeats and seed; defaults in kernel_bench.h
+  bool json = false;                // one JSON object instead of the table
+};
+
+int run_bench_kernels(const BenchKernelsOptions& o) {
+  const bench::KernelBenchReport r = bench::run_kernel_bench(o.bench);
+  const std::string text = o.json ? bench::kernel_bench_json(r) : bench::kernel_bench_table(r);
+  std::fputs(text.c_str(), stdout);
+  return 0;
+}
+
+Command setup_bench_kernels(CLI::App& parent) {
+  auto o = std::make_shared<BenchKernelsOptions>();
+  auto* sub = parent.add_subcommand("kernels", "Quantize/dequantize bandwidth and fused decode attention vs STREAM and libtorch");
+  sub->add_flag("--json", o->json, "Print one JSON object (schema kvmix.bench.kernels)");
+  sub->add_option("--repeats", o->bench.repeats, "Timed runs per figure (the median is reported)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--tokens", o->bench.tokens, "Tokens of the quantize/dequantize tensor [kv_heads, tokens, head_dim]")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--attention-tokens", o->bench.attention_tokens, "Context lengths of the attention figures")
+      ->capture_default_str();
+  sub->add_option("--seed", o->bench.seed, "Seed of the random inputs")->capture_default_str();
+  return {sub, [o] { return run_bench_kernels(*o); }};
+}
+
+}  // namespace
+KVMIX_REGISTER_BENCH(setup_bench_kernels);
+}  // namespace kvmix::app

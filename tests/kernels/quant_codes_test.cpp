@@ -1,0 +1,98 @@
+// Codes, scales, zeros and dequantized values of the CPU and CUDA kernels (through the torch ops)
+// are bit-exact with the scalar reference, for every registry format and for odd groups, over
+// awkward shapes and every input dtype; the fused fake-quant equals unpack(quantize(x)).
+#include <catch2/catch.hpp>
+
+#include "kernels/format_registry.h"
+#include "tests/kernels/kernel_test_util.h"
+
+using namespace kvmix;
+using namespace kvmix::test;
+
+namespace {
+
+// Runs one (format, shape, dtype, backend) case and REQUIREs every bit-exactness property.
+void check_against_reference(const QuantFormat& f, const std::vector<int64_t>& shape,
+                             at::ScalarType dtype, Backend backend, uint64_t seed) {
+  const at::Tensor x = random_input(shape, seed, dtype);
+  const PackedTensor want = ref_quantize(x, f);
+  const at::Tensor want_x = ref_dequantize(want, f, x.sizes(), dtype);
+
+  const at::Tensor xd = x.to(backend_device(backend));
+  const PackedTensor got = quantize_pack(xd, f);
+  REQUIRE(bitwise_equal(got.codes, want.codes));
+  REQUIRE(bitwise_equal(got.scales, want.scales));
+  REQUIRE(bitwise_equal(got.zeros, want.zeros));
+  REQUIRE(bitwise_equal(unpack_dequantize(got, f, dtype), want_x));
+  REQUIRE(bitwise_equal(fake_quant(xd, f), want_x));
+  // The packed tensor dequantizes to any dtype the same way the reference does.
+  const at::ScalarType other = dtype == at::kFloat ? at::kBFloat16 : at::kFloat;
+  REQUIRE(bitwise_equal(unpack_dequantize(got, f, other), ref_dequantize(want, f, x.sizes(), other)));
+}
+
+}  // namespace
+
+TEST_CASE("registry formats: CPU and CUDA agree bit for bit with the reference",
+          "[kernels][codes]") {
+  const auto& registry = format_registry();
+  const size_t index = GENERATE_COPY(range<size_t>(0, registry.size()));
+  const std::vector<int64_t> shape = GENERATE(values<std::vector<int64_t>>(
+      {{1, 128}, {2, 7, 128}, {3, 17, 128}, {2, 1025, 128}, {1, 2, 33, 128}}));
+  const at::ScalarType dtype = GENERATE(at::kFloat, at::kBFloat16, at::kHalf);
+  const Backend backend = GENERATE(Backend::kCpu, Backend::kCuda);
+  CAPTURE(registry[index].name, shape_text(shape), dtype, backend_name(backend));
+  if (!backend_available(backend)) {
+    SUCCEED("no CUDA device: case skipped");
+    return;
+  }
+  check_against_reference(registry[index].format, shape, dtype, backend, 1000 + index);
+}
+
+TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8 agree bit for bit with the reference",
+          "[kernels][codes]") {
+  struct Case {
+    QuantFormat f;
+    int64_t channels;
+  };
+  const auto ch = QuantAxis::kPerChannel, tok = QuantAxis::kPerToken;
+  QuantFormat fp8_f16 = fp8_format(Fp8Scope::kPerHead);
+  fp8_f16.scale_dtype = ScaleDtype::kF16;
+  const Case c = GENERATE_COPY(values<Case>({
+      {uniform_format(4, ch, 31), 64},                       // group - 1
+      {uniform_format(4, ch, 33), 64},                       // group + 1
+      {uniform_format(3, ch, 33, 0, true), 40},              // codes straddling words
+      {uniform_format(2, tok, 31), 62},
+      {uniform_format(4, tok, 33), 99},
+      {uniform_format(3, tok, 32), 96},
+      {uniform_format(8, tok, 48, 0, true), 96},             // not a power of two
+      {ternary_format(ch, 31), 16},
+      {ternary_format(tok, 20), 60},                         // exactly one word of trits
+      {uniform_format(4, ch, 32, 0, false, ScaleDtype::kF32), 128},
+      {uniform_format(2, tok, 32, 0, true, ScaleDtype::kF32), 128},
+      {uniform_format(1, tok, 0, 0, true, ScaleDtype::kF32), 128},
+      {ternary_format(ch, 32, 0, ScaleDtype::kF32), 128},
+      {fp8_f16, 130},                                        // a partial code word per row
+  }));
+  const int64_t tokens = GENERATE(1, 7, 31, 32, 33, 1025);
+  const at::ScalarType dtype = GENERATE(at::kFloat, at::kBFloat16, at::kHalf);
+  const Backend backend = GENERATE(Backend::kCpu, Backend::kCuda);
+  CAPTURE(format_name(c.f), tokens, c.channels, dtype, backend_name(backend));
+  if (!backend_available(backend)) {
+    SUCCEED("no CUDA device: case skipped");
+    return;
+  }
+  check_against_reference(c.f, {2, tokens, c.channels}, dtype, backend, 77 + tokens);
+}
+
+TEST_CASE("empty inputs give empty outputs", "[kernels][codes]") {
+  for (const QuantFormat& f : {uniform_format(4, QuantAxis::kPerChannel, 32),
+                               uniform_format(2, QuantAxis::kPerToken, 32),
+                               fp8_format(Fp8Scope::kPerTensor)}) {
+    CAPTURE(format_name(f));
+    const at::Tensor x = at::zeros({2, 0, 64});
+    const PackedTensor p = quantize_pack(x, f);
+    CHECK(p.codes.numel() == 0);
+    CHECK(unpack_dequantize(p, f, at::kFloat).sizes() == x.sizes());
+    CHECK(fake_quant(x, f).sizes() == x.sizes());
+  }
+}
