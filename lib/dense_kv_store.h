@@ -1,27 +1,25 @@
 #pragma once
-// Growable dense storage of one layer's keys and values along the slot axis, with a validity mask.
-// Capacity doubles as slots are appended, so a decode loop does not copy the whole cache per token.
+// Dense storage of one layer's keys and values along the slot axis, with a validity mask.
 #include <ATen/core/Tensor.h>
+
+#include "lib/growable_tensor.h"
 
 namespace kvmix {
 
 class DenseKvStore {
  public:
   // k, v [B, Hkv, T, D]; valid [B, T] bool.
-  void append(const at::Tensor& k, const at::Tensor& v, const at::Tensor& valid);
-
-  // Replaces the contents (used by policies that evict or rewrite slots).
-  void assign(const at::Tensor& k, const at::Tensor& v, const at::Tensor& valid);
-
-  // Views of the first size() slots: [B, Hkv, size, D] and [B, size].
-  at::Tensor keys() const;
-  at::Tensor values() const;
-  at::Tensor valid() const;
-  int64_t size() const { return size_; }
+  void append(const at::Tensor& k, const at::Tensor& v, const at::Tensor& valid) {
+    k_.append(k), v_.append(v), valid_.append(valid);
+  }
+  // Views of all slots: [B, Hkv, size, D] and [B, size]; writes go into the store.
+  at::Tensor keys() const { return k_.view(); }
+  at::Tensor values() const { return v_.view(); }
+  at::Tensor valid() const { return valid_.view(); }
+  int64_t size() const { return k_.size(); }
 
  private:
-  at::Tensor k_, v_, valid_;  // [B, Hkv, capacity, D], [B, capacity]
-  int64_t size_ = 0;
+  GrowableTensor k_{2}, v_{2}, valid_{1};
 };
 
 }  // namespace kvmix

@@ -79,6 +79,8 @@ class KvCache {
  protected:
   // Validity of this step's new slots [B, Tq], set by begin_step.
   const at::Tensor& step_valid() const { return step_valid_; }
+  // For caches that start from an existing prefix (lib/prefix_kv_cache.h).
+  void set_tokens_seen(const at::Tensor& seen) { seen_ = seen; }
 
  private:
   KvShape shape_;

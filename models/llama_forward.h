@@ -19,6 +19,20 @@ struct ForwardOptions {
 at::Tensor forward(const Model& m, const at::Tensor& tokens, const at::Tensor& valid,
                    KvCache* cache, const ForwardOptions& opt = {});
 
+// The pieces of forward(), for callers that run a range of layers themselves (the profiler reuses
+// the hidden states entering layer l to re-run only layers l.. under a quantized layer l).
+struct StepRope {
+  at::Tensor cos, sin;  // [B, 1, T, D]
+};
+StepRope step_rope(const ModelConfig& c, const at::Tensor& positions);  // positions [B, T]
+at::Tensor embed_tokens(const Model& m, const at::Tensor& tokens);    // [B, T, hidden]
+// Layers [first, last) on hidden x [B, T, hidden]; attention through `cache`, or plain causal
+// attention over the T tokens (with key validity `valid`, may be undefined) when cache is null.
+at::Tensor run_layers(const Model& m, at::Tensor x, int64_t first, int64_t last, const StepRope& rope,
+                      const at::Tensor& valid, KvCache* cache);
+// Final norm and LM head: logits [B, T, vocab] (or the last slot only) in fp32.
+at::Tensor output_logits(const Model& m, at::Tensor x, bool last_only);
+
 // RMSNorm (arXiv 1910.07467) as Hugging Face computes it: in fp32, then the gain in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& gain, double eps);
 

@@ -10,6 +10,7 @@ packages=(
   libtorch-dev libopenblas0-pthread   # without the pthread OpenBLAS, libtorch matmuls run ~8x slower
   nlohmann-json3-dev libcli11-dev catch2 libspdlog-dev libpagmo-dev
   libpcre2-dev libutf8proc-dev gnuplot-nox libbenchmark-dev
+  libyaml-cpp-dev libvalijson-dev     # KVTuner YAML presets; JSON Schema validation of configs
   nodejs                              # npm comes with it
 )
 missing=()

@@ -29,6 +29,7 @@
 #include "lib/tasks/recall.h"
 #include "models/generate.h"
 #include "models/llama_forward.h"
+#include "models/loader.h"
 
 namespace fs = std::filesystem;
 using namespace kvmix;
@@ -51,7 +52,28 @@ struct TrainOptions {
   int64_t eval_every = 250;
   int64_t eval_samples = 24;
   int threads = 2;
+  std::string init_from;      // warm start: weights of another run's checkpoint, fresh optimizer
+  std::string curriculum = "0:256,0.5:512,0.8:1024";  // fraction of steps : row length
+  MixWeights mix;
+  int64_t show = 0;           // print this many calibration generations per task and stop
 };
+
+// "0:256,0.5:512,0.8:1024" -> row length by fraction of training done.
+int64_t seq_len_at(const std::string& spec, int64_t step, int64_t total) {
+  const double f = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total));
+  int64_t len = 0;
+  size_t i = 0;
+  while (i < spec.size()) {
+    const size_t comma = std::min(spec.find(',', i), spec.size());
+    const std::string item = spec.substr(i, comma - i);
+    const size_t colon = item.find(':');
+    KVMIX_CHECK(colon != std::string::npos, "--curriculum: '{}' is not FRACTION:LENGTH", item);
+    if (std::stod(item.substr(0, colon)) <= f) len = std::stoll(item.substr(colon + 1));
+    i = comma + 1;
+  }
+  KVMIX_CHECK(len > 0, "--curriculum '{}' gives no length at step {}", spec, step);
+  return len;
+}
 
 std::vector<at::Tensor> parameters(Model& m) {
   std::vector<at::Tensor> p;
@@ -82,7 +104,8 @@ double lr_at(const TrainOptions& o, int64_t step) {
 
 // Greedy accuracy on a few calibration samples: the trainer's progress check (the real scores come
 // from `kvmix eval` on the held-out split).
-std::pair<double, double> quick_eval(const Model& m, int64_t n, int64_t recall_bytes) {
+std::pair<double, double> quick_eval(const Model& m, int64_t n, int64_t recall_bytes,
+                                     bool show = false) {
   torch::NoGradGuard ng;
   auto run = [&](auto make, int64_t max_new) {
     std::vector<std::vector<int64_t>> prompts;
@@ -102,8 +125,15 @@ std::pair<double, double> quick_eval(const Model& m, int64_t n, int64_t recall_b
     go.detokenize = ids_to_bytes;
     auto r = generate(m, prompts, cache, go);
     int64_t ok = 0;
-    for (size_t i = 0; i < answers.size(); ++i)
-      ok += extract_final_number(ids_to_bytes(r.tokens[i])) == answers[i];
+    for (size_t i = 0; i < answers.size(); ++i) {
+      const std::string got = ids_to_bytes(r.tokens[i]);
+      const bool right = extract_final_number(got) == answers[i];
+      ok += right;
+      if (show)
+        std::printf("--- %s (want %s)\n...%s|%s\n", right ? "ok" : "WRONG", answers[i].c_str(),
+                    ids_to_bytes(prompts[i]).substr(std::max<size_t>(prompts[i].size(), 300) - 300).c_str(),
+                    got.c_str());
+    }
     return static_cast<double>(ok) / static_cast<double>(n);
   };
   const double arith = run([](int64_t i) { return make_arith_problem(Split::kCalibration, i).text; }, 200);
@@ -159,16 +189,42 @@ int run(const TrainOptions& o) {
   int64_t tokens = 0;
   int64_t step = load_checkpoint(o, m, opt, tokens);
   if (step > 0) spdlog::info("resumed from {} at step {}", o.out, step);
+  if (step == 0 && !o.init_from.empty()) {
+    // Warm start: weights only; this run's own optimizer state and schedule start fresh.
+    TrainOptions src = o;
+    src.out = o.init_from;
+    torch::optim::AdamW scratch(parameters(m), torch::optim::AdamWOptions(o.lr));
+    int64_t t = 0;
+    src.seed = nlohmann::json::parse(read_file(o.init_from + "/state.json")).at("seed").get<uint64_t>();
+    const int64_t s0 = load_checkpoint(src, m, scratch, t);
+    KVMIX_CHECK(s0 > 0, "--init-from {}: no checkpoint there", o.init_from);
+    spdlog::info("warm start from {} (step {})", o.init_from, s0);
+  }
+  if (o.show > 0) {
+    auto [a, r] = quick_eval(m, o.show, 1000, true);
+    spdlog::info("calibration check: arith {:.2f} recall {:.2f}", a, r);
+    return 0;
+  }
+  if (!o.export_dir.empty()) {
+    KVMIX_CHECK(step > 0, "{}: no checkpoint to export", o.out);
+    torch::NoGradGuard ng;
+    ModelWeights w = m.weights;
+    for (auto& sl : tensor_slots(w, m.config)) *sl.tensor = sl.tensor->detach().contiguous();
+    save_model(o.export_dir, m.config, w, at::kFloat);
+    write_file_atomic(o.export_dir + "/tokenizer.json", tokenizer_json());
+    spdlog::info("exported step {} ({} tokens) to {}", step, tokens, o.export_dir);
+    return 0;
+  }
 
   const auto docs = brown_documents(load_brown_corpus(brown_corpus_dir()), Split::kTrain);
-  TrainingStream stream(docs, MixWeights{}, o.seed);
+  TrainingStream stream(docs, o.mix, o.seed);
   std::ofstream log(o.out + "/loss.csv", std::ios::app);
   if (step == 0) log << "step,tokens,seq_len,loss,loss_text,loss_arith,loss_recall,lr,tok_per_s\n";
 
   auto t_last = std::chrono::steady_clock::now();
   int64_t tokens_since = 0;
   for (; step < o.steps; ++step) {
-    const int64_t n = curriculum_seq_len(step, o.steps);
+    const int64_t n = seq_len_at(o.curriculum, step, o.steps);
     const int64_t rows = std::max<int64_t>(1, o.tokens_per_step / n);
     auto tok = torch::empty({rows, n + 1}, torch::kLong);
     auto wts = torch::empty({rows, n}, torch::kFloat);
@@ -246,6 +302,13 @@ int main(int argc, char** argv) {
   app.add_option("--save-every", o.save_every, "Checkpoint every N steps")->capture_default_str();
   app.add_option("--eval-every", o.eval_every, "Calibration check every N steps")->capture_default_str();
   app.add_option("--threads", o.threads, "Intra-op threads")->capture_default_str();
+  app.add_option("--init-from", o.init_from, "Warm start from another run's checkpoint folder");
+  app.add_option("--curriculum", o.curriculum, "Row length by fraction of steps")->capture_default_str();
+  app.add_option("--mix-text", o.mix.text, "Weight of corpus rows")->capture_default_str();
+  app.add_option("--mix-arith", o.mix.arith, "Weight of arith rows")->capture_default_str();
+  app.add_option("--mix-recall", o.mix.recall, "Weight of recall rows")->capture_default_str();
+  app.add_option("--show", o.show, "Print N calibration generations per task and stop");
+  app.add_option("--export", o.export_dir, "Export the checkpoint in the Hugging Face layout and stop");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(o);

@@ -1,0 +1,50 @@
+#include "apps/kvmix/model_options.h"
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include "lib/error.h"
+#include "lib/paths.h"
+#include "models/loader.h"
+
+namespace kvmix::app {
+
+void add_model_options(CLI::App* app, ModelOptions& o) {
+  app->add_option("-m,--model", o.model, "Model: 'builtin' or a Hugging Face checkpoint folder")
+      ->capture_default_str();
+  app->add_option("--dtype", o.dtype, "Compute dtype: fp32, bf16, fp16")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  app->add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
+}
+
+LoadedRuntime load_runtime(const ModelOptions& o) {
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  const std::string dir = o.model == "builtin" ? builtin_model_dir() : o.model;
+  const at::ScalarType dtype = o.dtype == "bf16"   ? at::kBFloat16
+                               : o.dtype == "fp16" ? at::kHalf
+                                                   : at::kFloat;
+  LoadedModel lm = load_model(dir, dtype);
+  LoadedRuntime r{Model{std::move(lm.config), std::move(lm.weights), lm.dir},
+                  Tokenizer::from_file(dir + "/tokenizer.json")};
+  spdlog::info("model {}: {} layers, {} KV heads x {} dims, {}", dir, r.model.config.num_layers,
+               r.model.config.num_kv_heads, r.model.config.head_dim, o.dtype);
+  return r;
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& it : items) {
+    size_t s = 0;
+    while (s <= it.size()) {
+      const size_t e = it.find(',', s);
+      const std::string part = it.substr(s, e == std::string::npos ? std::string::npos : e - s);
+      if (!part.empty()) out.push_back(part);
+      if (e == std::string::npos) break;
+      s = e + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace kvmix::app

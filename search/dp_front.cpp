@@ -1,0 +1,68 @@
+#include "search/dp_front.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lib/error.h"
+#include "search/pareto.h"
+
+namespace kvmix {
+
+int64_t cell_bytes(const Sensitivity& s, size_t l, size_t p) {
+  return std::llround(s.cells.at(l).at(p).bytes_per_token * static_cast<double>(s.reference_tokens));
+}
+
+namespace {
+
+std::vector<ProxyPoint> keep_front(std::vector<ProxyPoint> pts) {
+  std::vector<Point2> xy;
+  for (const auto& p : pts) xy.push_back({static_cast<double>(p.bytes), p.error});
+  std::vector<ProxyPoint> out;
+  for (size_t i : pareto_indices(xy)) out.push_back(std::move(pts[i]));
+  return out;
+}
+
+}  // namespace
+
+std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m) {
+  std::vector<ProxyPoint> front = {ProxyPoint{}};
+  for (size_t k = 0; k < c.layers.size(); ++k) {
+    std::vector<ProxyPoint> next;
+    next.reserve(front.size() * c.candidates[k].size());
+    for (const auto& f : front)
+      for (size_t p : c.candidates[k]) {
+        ProxyPoint q = f;
+        for (size_t l : c.layers[k]) {
+          q.bytes += cell_bytes(s, l, p);
+          q.error += cell_error(s.cells[l][p], m);
+        }
+        q.choice.push_back(p);
+        next.push_back(std::move(q));
+      }
+    front = keep_front(std::move(next));
+  }
+  return front;
+}
+
+std::vector<ProxyPoint> brute_force_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m) {
+  std::vector<ProxyPoint> all;
+  std::vector<size_t> idx(c.layers.size(), 0);
+  while (true) {
+    ProxyPoint q;
+    for (size_t k = 0; k < c.layers.size(); ++k) {
+      const size_t p = c.candidates[k][idx[k]];
+      for (size_t l : c.layers[k]) {
+        q.bytes += cell_bytes(s, l, p);
+        q.error += cell_error(s.cells[l][p], m);
+      }
+      q.choice.push_back(p);
+    }
+    all.push_back(q);
+    size_t k = 0;
+    while (k < idx.size() && ++idx[k] == c.candidates[k].size()) idx[k++] = 0;
+    if (k == idx.size()) break;
+  }
+  return keep_front(std::move(all));
+}
+
+}  // namespace kvmix
