@@ -30,6 +30,8 @@ namespace {
 constexpr int kL = 16;                // fp32 lanes
 constexpr int64_t kTokenBlock = 64;   // per-token groups per parameter batch (4 x 16 lanes)
 constexpr int64_t kTokenItem = 256;   // per-token groups per OpenMP work item
+// Work is handed out dynamically (chunks of ~64-128 KB of input), so a thread the OS preempts on
+// a shared machine does not hold back the whole call.
 
 // ---- loads and stores of 16 elements in the model dtype --------------------------------------------
 
@@ -387,7 +389,7 @@ int64_t quantize_t(const QuantFormat& f, const PackedLayout& l, const void* x, E
   int64_t bad = 0;
   if (f.axis == QuantAxis::kPerToken) {
     const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
-#pragma omp parallel for schedule(static) reduction(+ : bad)
+#pragma omp parallel for schedule(dynamic, 2) reduction(+ : bad)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
       bad += token_quantize_range<F, B>(f, l, x, xt, g0, g1, codes, scales, zeros, fake_out);
@@ -398,7 +400,7 @@ int64_t quantize_t(const QuantFormat& f, const PackedLayout& l, const void* x, E
 #pragma omp parallel reduction(+ : bad)
   {
     Scratch sc;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 8)
     for (int64_t item = 0; item < items; ++item) {
       const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
       const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
@@ -439,7 +441,7 @@ void dequantize_t(const QuantFormat& f, const PackedLayout& l, const uint32_t* c
                   const void* scales, const void* zeros, void* out, ElemType ot) {
   if (f.axis == QuantAxis::kPerToken) {
     const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 2)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
       token_dequantize_range<B>(f, l, codes, scales, zeros, out, ot, g0, g1);
@@ -450,7 +452,7 @@ void dequantize_t(const QuantFormat& f, const PackedLayout& l, const uint32_t* c
 #pragma omp parallel
   {
     Scratch sc;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 8)
     for (int64_t item = 0; item < items; ++item) {
       const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
       const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
