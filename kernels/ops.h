@@ -6,6 +6,16 @@
 //
 // Shapes: x is [lead..., T, D] (lead = batch, heads); see kernels/quant_format.h for the packed
 // layout of each format.
+//
+// Errors: a bad argument throws kvmix::Error naming the op, the tensor and what was expected
+// (dtype not fp32/bf16/fp16, a non-contiguous tensor, unsupported bits, a group that does not
+// divide the channel axis, shapes that do not match the packed layout, a format the fused kernel
+// does not take).
+// Non-finite policy: kvmix refuses NaN and inf. quantize_pack and fake_quant throw when the input
+// holds one (found in the same pass as the group statistics, at no extra read), and when a group's
+// scale or zero overflows its storage dtype (|x| beyond fp16's 65504: use fp32 scales);
+// unpack_dequantize checks the scales and zeros it is given; decode_attention checks q and the
+// residual windows (the packed operands come from quantize_pack, which already refused them).
 #include <ATen/core/Tensor.h>
 
 #include "kernels/quant_format.h"

@@ -134,6 +134,13 @@ int64_t quantize_token(const QuantFormat& f, const PackedLayout& l, const void* 
                        uint32_t* codes, void* scales, void* zeros, void* fake_out);
 void dequantize_token(const QuantFormat& f, const PackedLayout& l, const uint32_t* codes,
                       const void* scales, const void* zeros, void* out, ElemType ot);
+// AVX-512 intrinsics for uniform asym/sym formats of 1, 2, 4, 8 bits whose groups fill whole
+// words (kernels/quant_cpu_avx512.cpp); x86-64 only.
+bool avx512_supports(const QuantFormat& f, const PackedLayout& l);
+int64_t quantize_avx512(const QuantFormat& f, const PackedLayout& l, const void* x, ElemType xt,
+                        uint32_t* codes, void* scales, void* zeros, void* fake_out);
+void dequantize_avx512(const QuantFormat& f, const PackedLayout& l, const uint32_t* codes,
+                       const void* scales, const void* zeros, void* out, ElemType ot);
 int64_t quantize_fp8(const QuantFormat& f, const PackedLayout& l, const void* x, ElemType xt,
                      uint32_t* codes, void* scales, void* fake_out);
 void dequantize_fp8(const QuantFormat& f, const PackedLayout& l, const uint32_t* codes,

@@ -7,7 +7,7 @@
 //   axis      per-channel: a group is `group` consecutive TOKENS of one channel (KIVI keys);
 //             per-token:   a group is `group` consecutive CHANNELS of one token (KIVI values)
 //   group     G, elements sharing one scale (and zero); 0 means "the whole channel axis"
-//             (per-token with G = head_dim, KVTuner's per-token scheme)
+//             (per-token with G = head_dim, KVTuner's per-token scheme; per-channel needs G >= 1)
 //   symmetric uniform only: zero-point fixed at 0, no zeros stored
 //   scale     dtype of the stored scales and zeros, fp16 or fp32
 //   residual  newest tokens kept in the model dtype (KIVI's full-precision window)
@@ -24,7 +24,10 @@
 //   fp8 e4m3:         s = max|x| / 448 over the head or tensor, code = e4m3(x/s) with
 //                     round-to-nearest-even and saturation, x^ = decode(code)*s.
 // Scales are rounded to their storage dtype BEFORE the codes are computed, so a
-// dequantizer that reads the stored scale reproduces the quantizer's grid exactly.
+// dequantizer that reads the stored scale reproduces the quantizer's grid exactly. The min/max
+// scales round up and the asymmetric zero rounds down, so the stored grid still covers the group
+// and the error stays within s/2; the mean-based scales (1-bit, ternary) round to nearest.
+// kernels/quant_math.h holds this math, shared by the reference, CPU and CUDA kernels.
 //
 // Packed layout (all little-endian):
 //   codes   uint32 words. Within one group, code i occupies bits [i*b, (i+1)*b) of the
@@ -37,7 +40,7 @@
 //                 and its missing codes are 0)
 //   per-token:    codes  [lead..., T, D/G, W]         scales, zeros [lead..., T, D/G]
 //                 (G must divide D)
-//   fp8:          codes  [lead..., T, D/4]            scales [lead...] (per head) or [1] (per tensor)
+//   fp8:          codes  [lead..., T, ceil(D/4)]      scales [lead...] (per head) or [1] (per tensor)
 //   `lead` is every dimension before the last two (batch, heads). Symmetric, ternary and fp8
 //   store no zeros.
 #include <cstdint>

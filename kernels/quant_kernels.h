@@ -20,6 +20,7 @@
 // finite: the input held a NaN or inf, or a group's range overflowed the scale dtype. The codes of
 // such groups are unspecified; callers refuse the whole result.
 #include <cstdint>
+#include <vector>
 
 #include "kernels/quant_format.h"
 #include "kernels/quant_layout.h"
@@ -41,6 +42,20 @@ void unpack_dequantize_cpu(const QuantFormat& f, const PackedLayout& l, const ui
 // Fused: no packed tensor is written, each group goes from x to x^ in cache.
 int64_t fake_quant_cpu(const QuantFormat& f, const PackedLayout& l, const void* x, ElemType xt,
                        void* out);
+
+// The CPU kernels come in instruction-set variants: "avx512" (intrinsics for the common uniform
+// formats, the generic kernels for the rest) where the CPU has AVX-512, and "generic"
+// (auto-vectorized, multi-versioned for AVX-512 / AVX2 / baseline). *_cpu uses the first; the
+// tests run every variant this CPU has.
+struct QuantCpuVariant {
+  const char* name;
+  int64_t (*quantize)(const QuantFormat&, const PackedLayout&, const void*, ElemType, uint32_t*,
+                      void*, void*);
+  void (*dequantize)(const QuantFormat&, const PackedLayout&, const uint32_t*, const void*,
+                     const void*, void*, ElemType);
+  int64_t (*fake_quant)(const QuantFormat&, const PackedLayout&, const void*, ElemType, void*);
+};
+std::vector<QuantCpuVariant> quant_cpu_variants();
 
 // CUDA versions (device pointers, asynchronous on `stream`, a cudaStream_t). `workspace` holds
 // quantize_workspace_bytes() bytes of device memory; the count of non-finite groups is written to

@@ -296,8 +296,9 @@ struct Asym {
   static KVMIX_HD float levels(int bits) { return static_cast<float>((1u << bits) - 1u); }
 
   static KVMIX_HD GroupParams params(const GroupStats& st, int n, int bits, ScaleDtype d) {
-    const float z = store_zero_down(st.mn + 0.0f, d);  // + 0 turns a -0 min into +0
-    const float s = store_scale_up((st.mx - z) / levels(bits), d);
+    // + 0 turns a -0 min or max into +0, so every version agrees whichever zero its min/max kept
+    const float z = store_zero_down(st.mn + 0.0f, d);
+    const float s = store_scale_up((st.mx + 0.0f - z) / levels(bits), d);
     return params_poisoned({s, z, safe_inverse(s)}, st.probe);
   }
   // (x - z) >= 0 since z <= min, so truncation after the clamp is the floor.
@@ -319,7 +320,7 @@ struct Sym {
   static KVMIX_HD float half_levels(int bits) { return static_cast<float>((1u << (bits - 1)) - 1u); }
 
   static KVMIX_HD GroupParams params(const GroupStats& st, int n, int bits, ScaleDtype d) {
-    const float s = store_scale_up(st.amax / half_levels(bits), d);
+    const float s = store_scale_up((st.amax + 0.0f) / half_levels(bits), d);  // -0 -> +0
     return params_poisoned({s, 0.0f, safe_inverse(s)}, st.probe);
   }
   // `half` = 2^(b-1) - 1; floor(x/s + 1/2) + half computed as one rounding of x/s + (half + 1/2).
@@ -371,7 +372,7 @@ struct Ternary {
 
 struct Fp8 {
   static KVMIX_HD GroupParams params(float amax, float probe, ScaleDtype d) {
-    const float s = store_scale_up(amax / kE4M3Max, d);
+    const float s = store_scale_up((amax + 0.0f) / kE4M3Max, d);  // -0 -> +0
     return params_poisoned({s, 0.0f, safe_inverse(s)}, probe);
   }
   static KVMIX_HD uint32_t code(float x, const GroupParams& p) { return f32_to_e4m3(x * p.inv); }

@@ -2,12 +2,15 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <malloc.h>
 #include <omp.h>
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "kernels/ops.h"
@@ -39,42 +42,51 @@ void stream_scale(float* a, const float* b, int64_t n, float s) {
 }
 
 // ---- the libtorch composite: what Python KV-quant code does --------------------------------------
-// Asymmetric b-bit, fp16 scale and zero, codes packed little-endian into int32 words by shifting
-// and summing (the bits are disjoint), groups of G along tokens (keys) or channels (values).
+// KIVI's PyTorch path (arXiv 2402.02750, github.com/jy-yuan/KIVI quant/new_pack.py): min and max
+// per group, fp16 scale and zero, codes = clamp(round((x - min)/scale)) as int32, packed by
+// OR-ing each code position shifted into place; groups of G along tokens (keys) or channels
+// (values). In-place ops where Python code would use them.
 
 struct TorchPacked {
   at::Tensor words, scale, zero;
 };
 
+// Groups of x [H, T, D] along the reduced dim `gdim` of the grouped view.
+at::Tensor grouped_view(const at::Tensor& x, bool per_channel, int64_t G) {
+  const int64_t H = x.size(0), T = x.size(1), D = x.size(2);
+  return per_channel ? x.view({H, T / G, G, D}) : x.view({H, T, D / G, G});
+}
+
 TorchPacked torch_quantize(const at::Tensor& x, int bits, bool per_channel, int64_t G) {
-  const int64_t H = x.size(0), T = x.size(1), D = x.size(2), C = 32 / bits;
+  const int64_t C = 32 / bits, gdim = per_channel ? 2 : 3;
   const double levels = (1 << bits) - 1;
-  at::Tensor xf = x.to(at::kFloat);
-  // groups on the last dim: [H, T, D/G, G] (values) or [H, T/G, D, G] (keys, tokens last)
-  at::Tensor xg = per_channel ? xf.view({H, T / G, G, D}).transpose(2, 3) : xf.view({H, T, D / G, G});
-  const at::Tensor mn = std::get<0>(xg.min(-1, true)), mx = std::get<0>(xg.max(-1, true));
+  const at::Tensor xg = grouped_view(x.to(at::kFloat), per_channel, G);
   TorchPacked p;
+  const at::Tensor mn = at::amin(xg, gdim, true), mx = at::amax(xg, gdim, true);
   p.scale = ((mx - mn) / levels).to(at::kHalf);
   p.zero = mn.to(at::kHalf);
-  const at::Tensor q = ((xg - p.zero.to(at::kFloat)) / p.scale.to(at::kFloat)).round().clamp(0, levels).to(at::kLong);
-  const at::Tensor shifts = at::arange(C, at::kLong) * bits;
+  const at::Tensor q = (xg - p.zero.to(at::kFloat)).div_(p.scale.to(at::kFloat)).round_().clamp_(0, levels).to(at::kInt);
+  // split the group dim into [W, C] and OR the C code positions into one word each
   std::vector<int64_t> shape = q.sizes().vec();
-  shape.back() = G / C;
-  shape.push_back(C);
-  p.words = at::bitwise_left_shift(q.reshape(shape), shifts).sum(-1).to(at::kInt);
+  shape[gdim] = G / C;
+  shape.insert(shape.begin() + gdim + 1, C);
+  const at::Tensor qs = q.view(shape);
+  p.words = qs.select(gdim + 1, 0).clone();
+  for (int64_t j = 1; j < C; ++j) p.words.bitwise_or_(at::bitwise_left_shift(qs.select(gdim + 1, j), bits * j));
   return p;
 }
 
 at::Tensor torch_dequantize(const TorchPacked& p, int bits, bool per_channel, int64_t G,
                             at::IntArrayRef shape, at::ScalarType dtype) {
-  const int64_t H = shape[0], T = shape[1], D = shape[2], C = 32 / bits;
-  const at::Tensor shifts = at::arange(C, at::kInt) * bits;
-  const at::Tensor q = at::bitwise_right_shift(p.words.unsqueeze(-1), shifts).bitwise_and((1 << bits) - 1);
+  const int64_t C = 32 / bits, gdim = per_channel ? 2 : 3;
+  std::vector<int64_t> sh(p.words.dim() + 1, 1);
+  sh[gdim + 1] = C;
+  const at::Tensor shifts = (at::arange(C, at::kInt) * bits).view(sh);
+  const at::Tensor q = at::bitwise_right_shift(p.words.unsqueeze(gdim + 1), shifts).bitwise_and_((1 << bits) - 1);
   std::vector<int64_t> gshape = p.words.sizes().vec();
-  gshape.back() = G;
-  at::Tensor x = q.reshape(gshape).to(at::kFloat) * p.scale.to(at::kFloat) + p.zero.to(at::kFloat);
-  if (per_channel) x = x.transpose(2, 3);  // [H, T/G, G, D]
-  return x.reshape({H, T, D}).to(dtype);
+  gshape[gdim] = G;
+  const at::Tensor x = q.view(gshape).to(at::kFloat).mul_(p.scale.to(at::kFloat)).add_(p.zero.to(at::kFloat));
+  return x.view(shape).to(dtype);
 }
 
 // ---- one quantize/dequantize configuration ---------------------------------------------------------
@@ -169,7 +181,13 @@ void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, std::vect
 KernelBenchReport run_kernel_bench(const KernelBenchOptions& o) {
   KernelBenchReport rep;
   rep.options = o;
-  rep.threads = omp_get_max_threads();
+  rep.threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(rep.threads);  // also OpenMP's count, which the kernels use
+  omp_set_num_threads(rep.threads);
+  if (o.warm_allocator) {
+    mallopt(M_MMAP_MAX, 0);                // large blocks from the heap, not fresh mmaps
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);    // and never handed back
+  }
   const int64_t n = o.kv_heads * o.tokens * o.head_dim;
   {
     std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.0f);
@@ -211,6 +229,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
       {"schema", "kvmix.bench.kernels"},
       {"version", 1},
       {"threads", r.threads},
+      {"allocator", o.warm_allocator ? "warm (glibc: no mmap, no trim)" : "default glibc"},
       {"seed", o.seed},
       {"repeats", o.repeats},
       {"shape", {{"kv_heads", o.kv_heads}, {"tokens", o.tokens}, {"head_dim", o.head_dim},
@@ -224,8 +243,9 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
 }
 
 std::string kernel_bench_table(const KernelBenchReport& r) {
-  std::string s = fmt::format("kvmix bench kernels: {} threads, median of {} runs, stream {:.1f} GB/s\n\n",
-                              r.threads, r.options.repeats, r.stream_gbps);
+  std::string s = fmt::format(
+      "kvmix bench kernels: {} threads, median of {} runs, {} allocator, stream {:.1f} GB/s\n\n",
+      r.threads, r.options.repeats, r.options.warm_allocator ? "warm" : "default", r.stream_gbps);
   s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
                    "libtorch", "speedup", "target");
   for (const BenchResult& b : r.results) {

@@ -24,6 +24,13 @@ struct KernelBenchOptions {
   std::vector<int64_t> attention_tokens = {4096, 16384, 32768};
   int repeats = 9;
   uint64_t seed = 1;
+  // Threads for the kernels and libtorch alike (0: every CPU). libtorch otherwise picks its own
+  // count on first use and sets OpenMP's for the whole process (1 on a 2-vCPU VM).
+  int threads = 0;
+  // Keep freed memory in the process (glibc: no mmap, no trimming), so a libtorch op that
+  // allocates its output does not pay first-touch page faults on every call: the baseline is
+  // measured at its best. False measures the allocator as a fresh process has it.
+  bool warm_allocator = true;
 };
 
 // One measured figure. Bandwidth rows fill gbps and ratio_to_stream; attention rows leave them 0.

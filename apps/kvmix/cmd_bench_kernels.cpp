@@ -11,10 +11,13 @@ namespace {
 struct BenchKernelsOptions {
   bench::KernelBenchOptions bench;  // shapes, repeats and seed; defaults in kernel_bench.h
   bool json = false;                // one JSON object instead of the table
+  bool cold_allocator = false;      // measure with glibc's default allocator behaviour
 };
 
 int run_bench_kernels(const BenchKernelsOptions& o) {
-  const bench::KernelBenchReport r = bench::run_kernel_bench(o.bench);
+  bench::KernelBenchOptions b = o.bench;
+  b.warm_allocator = !o.cold_allocator;
+  const bench::KernelBenchReport r = bench::run_kernel_bench(b);
   const std::string text = o.json ? bench::kernel_bench_json(r) : bench::kernel_bench_table(r);
   std::fputs(text.c_str(), stdout);
   return 0;
@@ -31,6 +34,10 @@ Command setup_bench_kernels(CLI::App& parent) {
   sub->add_option("--attention-tokens", o->bench.attention_tokens, "Context lengths of the attention figures")
       ->capture_default_str();
   sub->add_option("--seed", o->bench.seed, "Seed of the random inputs")->capture_default_str();
+  sub->add_option("--threads", o->bench.threads, "Threads for kvmix and libtorch (0: every CPU)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_flag("--cold-allocator", o->cold_allocator,
+                "Let glibc return freed memory (libtorch ops then pay page faults on every call)");
   return {sub, [o] { return run_bench_kernels(*o); }};
 }
 

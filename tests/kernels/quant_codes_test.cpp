@@ -11,10 +11,9 @@ using namespace kvmix::test;
 
 namespace {
 
-// Runs one (format, shape, dtype, backend) case and REQUIREs every bit-exactness property.
-void check_against_reference(const QuantFormat& f, const std::vector<int64_t>& shape,
-                             at::ScalarType dtype, Backend backend, uint64_t seed) {
-  const at::Tensor x = random_input(shape, seed, dtype);
+// REQUIREs every bit-exactness property of x under f on one backend.
+void check_against_reference_input(const at::Tensor& x, const QuantFormat& f, Backend backend) {
+  const at::ScalarType dtype = x.scalar_type();
   const PackedTensor want = ref_quantize(x, f);
   const at::Tensor want_x = ref_dequantize(want, f, x.sizes(), dtype);
 
@@ -28,6 +27,30 @@ void check_against_reference(const QuantFormat& f, const std::vector<int64_t>& s
   // The packed tensor dequantizes to any dtype the same way the reference does.
   const at::ScalarType other = dtype == at::kFloat ? at::kBFloat16 : at::kFloat;
   REQUIRE(bitwise_equal(unpack_dequantize(got, f, other), ref_dequantize(want, f, x.sizes(), other)));
+  if (backend != Backend::kCpu) return;
+  // Every CPU instruction-set variant this machine runs, not only the one the op picks.
+  const ops::QuantInput in = ops::check_quant_input(x, f, "test");
+  for (const QuantCpuVariant& v : quant_cpu_variants()) {
+    CAPTURE(v.name);
+    PackedTensor p = packed_like(x, f);
+    auto* words = reinterpret_cast<uint32_t*>(p.codes.data_ptr<int32_t>());
+    REQUIRE(v.quantize(f, in.layout, x.data_ptr(), in.type, words, p.scales.data_ptr(),
+                       p.zeros.defined() ? p.zeros.data_ptr() : nullptr) == 0);
+    REQUIRE(bitwise_equal(p.codes, want.codes));
+    REQUIRE(bitwise_equal(p.scales, want.scales));
+    REQUIRE(bitwise_equal(p.zeros, want.zeros));
+    at::Tensor y = at::empty_like(x);
+    v.dequantize(f, in.layout, words, p.scales.data_ptr(), p.zeros.defined() ? p.zeros.data_ptr() : nullptr,
+                 y.data_ptr(), in.type);
+    REQUIRE(bitwise_equal(y, want_x));
+    REQUIRE(v.fake_quant(f, in.layout, x.data_ptr(), in.type, y.data_ptr()) == 0);
+    REQUIRE(bitwise_equal(y, want_x));
+  }
+}
+
+void check_against_reference(const QuantFormat& f, const std::vector<int64_t>& shape,
+                             at::ScalarType dtype, Backend backend, uint64_t seed) {
+  check_against_reference_input(random_input(shape, seed, dtype), f, backend);
 }
 
 }  // namespace
@@ -82,6 +105,22 @@ TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8 agree bit for bit with th
     return;
   }
   check_against_reference(c.f, {2, tokens, c.channels}, dtype, backend, 77 + tokens);
+}
+
+TEST_CASE("signed zeros and constant groups agree bit for bit with the reference",
+          "[kernels][codes]") {
+  // A max or min over +0 and -0 is order-dependent; every version must still store +0.
+  at::Tensor x = random_input({2, 64, 128}, 9, at::kFloat);
+  x[0].slice(0, 0, 32).fill_(0.0f);
+  x[0].slice(0, 0, 32).slice(1, 0, 64).fill_(-0.0f);
+  x[1].slice(0, 32, 64).fill_(-0.25f);
+  const QuantFormat f = GENERATE(uniform_format(4, QuantAxis::kPerChannel, 32),
+                                 uniform_format(4, QuantAxis::kPerToken, 32, 0, true),
+                                 uniform_format(2, QuantAxis::kPerToken, 0),
+                                 ternary_format(QuantAxis::kPerChannel, 32),
+                                 fp8_format(Fp8Scope::kPerHead));
+  CAPTURE(format_name(f));
+  check_against_reference_input(x, f, Backend::kCpu);
 }
 
 TEST_CASE("empty inputs give empty outputs", "[kernels][codes]") {

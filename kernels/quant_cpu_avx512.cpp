@@ -1,0 +1,478 @@
+// AVX-512 quantize+pack, fused fake-quant and unpack+dequantize for the formats the KV cache
+// uses most: uniform asymmetric or symmetric (b >= 2), 1, 2, 4 or 8 bits, groups that fill whole
+// words. Written with intrinsics because GCC 12 compiles generic vectors poorly inside
+// target-attributed functions (kernels/cpu_target.h); every other format, and CPUs without
+// AVX-512, use the auto-vectorized kernels of quant_cpu_channel.cpp / quant_cpu_token.cpp.
+//
+// Bit-exact with the reference: codes are ((x - z) * inv + c0) clamped to [0, top] and truncated,
+// values q*s + z or (q - half)*s, each a separately rounded IEEE operation exactly as
+// qmath::Asym / qmath::Sym write them (no FMA); scales come from the shared lane_params.
+// Non-finite input is found with vfpclassps and poisons the group's scale like the reference's
+// NaN probe.
+#if defined(__x86_64__)
+// GCC 12 warns about its own _mm512_undefined_* idiom inside avx512fintrin.h (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#include <omp.h>
+
+#include <cstring>
+
+#include "kernels/quant_cpu_codec.h"
+
+#define KVMIX_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,f16c,fma")))
+
+namespace kvmix::cpu {
+
+using namespace qmath;
+
+namespace {
+
+constexpr int kL = 16;                // fp32 lanes
+constexpr int64_t kTokenBlock = 64;   // per-token groups per parameter batch (4 x 16 lanes)
+constexpr int64_t kTokenItem = 256;   // per-token groups per OpenMP work item
+// Work is handed out dynamically (chunks of ~64-128 KB of input), so a thread the OS preempts on
+// a shared machine does not hold back the whole call.
+
+// ---- loads and stores of 16 elements in the model dtype --------------------------------------------
+
+KVMIX_AVX512 inline __m512 load16(const void* p, ElemType t, int64_t i) {
+  if (t == ElemType::kF32) return _mm512_loadu_ps(static_cast<const float*>(p) + i);
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
+  if (t == ElemType::kF16) return _mm512_cvtph_ps(h);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Round to nearest even as qmath::f32_to_bf16 / f32_to_f16 (F16C rounds identically).
+KVMIX_AVX512 inline void store16(void* p, ElemType t, int64_t i, __m512 v) {
+  if (t == ElemType::kF32) return _mm512_storeu_ps(static_cast<float*>(p) + i, v);
+  __m256i h;
+  if (t == ElemType::kF16) {
+    h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  } else {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7FC0));
+    h = _mm512_cvtepi32_epi16(r);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(static_cast<uint16_t*>(p) + i), h);
+}
+
+// Lanes holding NaN or +-inf (vfpclassps: QNaN 0x01, +inf 0x08, -inf 0x10, SNaN 0x80).
+KVMIX_AVX512 inline __mmask16 nonfinite(__m512 v) { return _mm512_fpclass_ps_mask(v, 0x99); }
+
+// ---- codes and values ----------------------------------------------------------------------------------
+
+// The quantizer of one family as constants: code = floor((x - z)*inv + c0), value =
+// (q - off)*s + z for asym (off = 0) or (q - off)*s for sym (off = 2^(b-1) - 1).
+struct Codec {
+  bool sym;
+  float c0, off;
+};
+
+Codec codec_of(const QuantFormat& f) {
+  if (f.symmetric) {
+    const float half = Sym::half_levels(f.bits);
+    return {true, half + 0.5f, half};
+  }
+  return {false, 0.5f, 0.0f};
+}
+
+// The reference clamps v to [0, top] before truncating; with parameters computed from the group's
+// own statistics neither clamp can bind, so they are left out here: z <= min gives x - z >= 0 and
+// v >= 1/2 (sym: s >= max|x|/half, so x/s >= -half*(1 + 2 eps) and v > 0), and s >= (max - z)/L
+// gives (x - z)/s <= L*(1 + 2 eps), so v < L + 1 truncates to at most L (sym: 2*half). Only
+// groups with NaN or inf break these bounds, and those are refused (their codes are unspecified).
+KVMIX_AVX512 inline __m512i code16(__m512 x, __m512 z, __m512 inv, const Codec& c) {
+  return _mm512_cvttps_epi32(
+      _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(x, z), inv), _mm512_set1_ps(c.c0)));
+}
+
+KVMIX_AVX512 inline __m512 value16(__m512i q, __m512 s, __m512 z, const Codec& c) {
+  const __m512 qf = _mm512_cvtepi32_ps(q);
+  if (c.sym) return _mm512_mul_ps(_mm512_sub_ps(qf, _mm512_set1_ps(c.off)), s);
+  return _mm512_add_ps(_mm512_mul_ps(qf, s), z);
+}
+
+// 16 codes (B bits each, element order) into their 16*B packed bits at `out` (B = 1: 2 bytes).
+template <int bits>
+KVMIX_AVX512 inline void pack16(__m512i q, uint8_t* out) {
+  if constexpr (bits == 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm512_cvtepi32_epi8(q));
+  } else if constexpr (bits == 4) {  // byte k = q[2k] | q[2k+1] << 4
+    const __m128i b = _mm512_cvtepi32_epi8(q);
+    const __m128i t = _mm_and_si128(_mm_or_si128(b, _mm_srli_epi16(b, 4)), _mm_set1_epi16(0xFF));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(t, t));
+  } else if constexpr (bits == 2) {  // byte k = q[4k] | q[4k+1] << 2 | q[4k+2] << 4 | q[4k+3] << 6
+    const __m128i b = _mm512_cvtepi32_epi8(q);
+    __m128i t = _mm_or_si128(b, _mm_srli_epi32(b, 6));
+    t = _mm_or_si128(t, _mm_srli_epi32(b, 12));
+    t = _mm_or_si128(t, _mm_srli_epi32(b, 18));
+    const uint32_t w = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_cvtepi32_epi8(t)));
+    std::memcpy(out, &w, 4);
+  } else {
+    const uint16_t m = static_cast<uint16_t>(_mm512_test_epi32_mask(q, q));
+    std::memcpy(out, &m, 2);
+  }
+}
+
+// The 16 codes of elements e0 .. e0 + 15 (e0 a multiple of 16) of a group's words, element order.
+template <int bits>
+KVMIX_AVX512 inline __m512i unpack16(const uint32_t* w, int64_t e0) {
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(w) + e0 * bits / 8;
+  if constexpr (bits == 8) return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+  if constexpr (bits == 4) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes));
+    const __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0F));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0F));
+    return _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi));
+  }
+  uint32_t word = 0;
+  std::memcpy(&word, bytes, bits == 2 ? 4 : 2);
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i sh = bits == 2 ? _mm512_add_epi32(iota, iota) : iota;  // bits 1 or 2
+  return _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32(static_cast<int>(word)), sh),
+                          _mm512_set1_epi32((1 << bits) - 1));
+}
+
+// ---- per-token: groups are G consecutive elements of the flattened tensor -----------------------------
+
+// r[j] = op over the 16 lanes of v[j], for 16 vectors at once: four rounds of lane shuffles halve
+// the lanes per vector (46 shuffles and ops instead of 16 horizontal reductions). Min and max are
+// exact in any order.
+template <bool kMax>
+KVMIX_AVX512 inline __m512 op16(__m512 a, __m512 b) {
+  return kMax ? _mm512_max_ps(a, b) : _mm512_min_ps(a, b);
+}
+
+template <bool kMax>
+KVMIX_AVX512 inline __m512 transpose_reduce(const __m512* v) {
+  __m512 a[8], b[4], c[2];
+  for (int k = 0; k < 8; ++k)  // 128-bit lanes 0-1 of v[2k] and v[2k+1] against lanes 2-3
+    a[k] = op16<kMax>(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                      _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xEE));
+  for (int k = 0; k < 4; ++k)  // a[k] lanes (0,1 | 2,3) hold groups 2k, 2k+1: lanes 0,2 vs 1,3
+    b[k] = op16<kMax>(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                      _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  for (int k = 0; k < 2; ++k)  // b[k] lane i holds group 4k + i: pairs within lanes
+    c[k] = op16<kMax>(_mm512_shuffle_ps(b[2 * k], b[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                      _mm512_shuffle_ps(b[2 * k], b[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  // c[0] lane i: groups i, 4+i (2 lanes each); c[1]: 8+i, 12+i
+  const __m512 r = op16<kMax>(_mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_ps(c[0], c[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  // r lane i element k is group i + 4k: back to group order
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), r);
+}
+
+template <QuantFamily F, int B>
+KVMIX_AVX512 int64_t token_quantize_range(const QuantFormat& f, const PackedLayout& l, const void* x,
+                                          ElemType xt, int64_t g0, int64_t g1, uint32_t* codes,
+                                          void* scales, void* zeros, void* fake_out) {
+  const int64_t G = l.group, W = l.words;
+  const Codec cd = codec_of(f);
+  const float inf = bits_float(0x7F800000u);
+  alignas(64) float a[kTokenBlock], b[kTokenBlock], probe[kTokenBlock], s[kTokenBlock],
+      z[kTokenBlock], inv[kTokenBlock];
+  __m512 vmn[kTokenBlock], vmx[kTokenBlock];
+  int64_t bad = 0;
+  for (int64_t gb = g0; gb < g1; gb += kTokenBlock) {
+    const int64_t n = g1 - gb < kTokenBlock ? g1 - gb : kTokenBlock;
+    for (int64_t j = 0; j < kTokenBlock; ++j) {
+      const int64_t e = (gb + (j < n ? j : 0)) * G;  // a short last block repeats its first group
+      __m512 mn = _mm512_set1_ps(inf), mx = _mm512_set1_ps(-inf);
+      __mmask16 nf = 0;
+      for (int64_t i = 0; i < G; i += kL) {
+        const __m512 v = load16(x, xt, e + i);
+        nf = _kor_mask16(nf, nonfinite(v));
+        if constexpr (F == QuantFamily::kAsym) {
+          mn = _mm512_min_ps(mn, v);
+          mx = _mm512_max_ps(mx, v);
+        } else {
+          mx = _mm512_max_ps(mx, _mm512_abs_ps(v));
+        }
+      }
+      vmn[j] = mn;
+      vmx[j] = mx;
+      probe[j] = _ktestz_mask16_u8(nf, nf) ? 0.0f : bits_float(kNanBits);
+    }
+    for (int64_t q0 = 0; q0 < kTokenBlock; q0 += kL) {
+      const __m512 rmx = transpose_reduce<true>(vmx + q0);
+      _mm512_store_ps(a + q0, F == QuantFamily::kAsym ? transpose_reduce<false>(vmn + q0) : rmx);
+      _mm512_store_ps(b + q0, rmx);
+    }
+    lane_params<F>(f, static_cast<int>(G), kTokenBlock, a, b, probe, s, z, inv);
+    bad += store_lane_params(f, F == QuantFamily::kAsym && !fake_out, n, s, z,
+                             fake_out ? nullptr : scales, fake_out ? nullptr : zeros, gb);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t e = (gb + j) * G;
+      const __m512 zv = _mm512_set1_ps(z[j]), iv = _mm512_set1_ps(inv[j]), sv = _mm512_set1_ps(s[j]);
+      uint8_t* out = reinterpret_cast<uint8_t*>(codes ? codes + (gb + j) * W : nullptr);
+      for (int64_t i = 0; i < G; i += kL) {
+        const __m512i q = code16(load16(x, xt, e + i), zv, iv, cd);
+        if (fake_out) {
+          store16(fake_out, xt, e + i, value16(q, sv, zv, cd));
+        } else {
+          pack16<B>(q, out + i * B / 8);
+        }
+      }
+    }
+  }
+  return bad;
+}
+
+template <int B>
+KVMIX_AVX512 void token_dequantize_range(const QuantFormat& f, const PackedLayout& l,
+                                         const uint32_t* codes, const void* scales,
+                                         const void* zeros, void* out, ElemType ot, int64_t g0,
+                                         int64_t g1) {
+  const int64_t G = l.group, W = l.words;
+  const Codec cd = codec_of(f);
+  alignas(64) float s[kTokenBlock], z[kTokenBlock];
+  for (int64_t gb = g0; gb < g1; gb += kTokenBlock) {
+    const int64_t n = g1 - gb < kTokenBlock ? g1 - gb : kTokenBlock;
+    load_lane_params(f, !cd.sym, n, scales, zeros, gb, s, z);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 sv = _mm512_set1_ps(s[j]), zv = _mm512_set1_ps(z[j]);
+      const uint32_t* w = codes + (gb + j) * W;
+      for (int64_t i = 0; i < G; i += kL)
+        store16(out, ot, (gb + j) * G + i, value16(unpack16<B>(w, i), sv, zv, cd));
+    }
+  }
+}
+
+// ---- per-channel: lanes run over 16 channels, a group is G tokens of one channel -------------------------
+
+constexpr int kTile = 8;  // channel chunks of 16 whose statistics stay in registers
+
+// The layout stores a channel's W words together ([D, W]); the kernels work on W rows over
+// channels ([W, D]). A constant W lets the compiler vectorize the transposes.
+template <int W>
+KVMIX_AVX512 inline void words_to_layout_t(const uint32_t* __restrict acc, uint32_t* __restrict out, int64_t D) {
+  for (int64_t d = 0; d < D; ++d)
+    for (int w = 0; w < W; ++w) out[d * W + w] = acc[w * D + d];
+}
+template <int W>
+KVMIX_AVX512 inline void words_from_layout_t(const uint32_t* __restrict in, uint32_t* __restrict acc, int64_t D) {
+  for (int64_t d = 0; d < D; ++d)
+    for (int w = 0; w < W; ++w) acc[w * D + d] = in[d * W + w];
+}
+KVMIX_AVX512 inline void words_to_layout(const uint32_t* acc, uint32_t* out, int64_t D, int64_t W) {
+  switch (W) {
+    case 1: return words_to_layout_t<1>(acc, out, D);
+    case 2: return words_to_layout_t<2>(acc, out, D);
+    case 4: return words_to_layout_t<4>(acc, out, D);
+    case 8: return words_to_layout_t<8>(acc, out, D);
+    default:
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t w = 0; w < W; ++w) out[d * W + w] = acc[w * D + d];
+  }
+}
+KVMIX_AVX512 inline void words_from_layout(const uint32_t* in, uint32_t* acc, int64_t D, int64_t W) {
+  switch (W) {
+    case 1: return words_from_layout_t<1>(in, acc, D);
+    case 2: return words_from_layout_t<2>(in, acc, D);
+    case 4: return words_from_layout_t<4>(in, acc, D);
+    case 8: return words_from_layout_t<8>(in, acc, D);
+    default:
+      for (int64_t d = 0; d < D; ++d)
+        for (int64_t w = 0; w < W; ++w) acc[w * D + d] = in[d * W + w];
+  }
+}
+
+// Statistics of NC*16 channels over cnt rows of stride D, row by row (sequential reads, NC
+// independent min/max chains per row).
+template <QuantFamily F, int NC>
+KVMIX_AVX512 inline void channel_stats(const void* x, ElemType xt, int64_t off, int64_t cnt,
+                                       int64_t D, float* a, float* b, float* probe) {
+  const float inf = bits_float(0x7F800000u);
+  __m512 mn[NC], mx[NC];
+  __mmask16 nf[NC];
+  for (int c = 0; c < NC; ++c) {
+    mn[c] = _mm512_set1_ps(inf);
+    mx[c] = _mm512_set1_ps(-inf);
+    nf[c] = 0;
+  }
+  for (int64_t i = 0; i < cnt; ++i) {
+    for (int c = 0; c < NC; ++c) {
+      const __m512 v = load16(x, xt, off + i * D + c * kL);
+      nf[c] = _kor_mask16(nf[c], nonfinite(v));
+      if constexpr (F == QuantFamily::kAsym) {
+        mn[c] = _mm512_min_ps(mn[c], v);
+        mx[c] = _mm512_max_ps(mx[c], v);
+      } else {
+        mx[c] = _mm512_max_ps(mx[c], _mm512_abs_ps(v));
+      }
+    }
+  }
+  for (int c = 0; c < NC; ++c) {
+    _mm512_storeu_ps(a + c * kL, F == QuantFamily::kAsym ? mn[c] : mx[c]);
+    _mm512_storeu_ps(b + c * kL, mx[c]);
+    _mm512_storeu_ps(probe + c * kL, _mm512_mask_mov_ps(_mm512_setzero_ps(), nf[c], _mm512_set1_ps(bits_float(kNanBits))));
+  }
+}
+
+// One token group [cnt, D] of slice n: statistics down the tokens, parameters per channel, then
+// word w of every channel built in a register from its 32/B tokens.
+template <QuantFamily F, int B>
+KVMIX_AVX512 int64_t channel_quantize_item(const QuantFormat& f, const PackedLayout& l,
+                                           const void* x, ElemType xt, int64_t off, int64_t cnt,
+                                           int64_t g0, uint32_t* codes, void* scales, void* zeros,
+                                           void* fake_out, Scratch& sc) {
+  const int64_t D = l.channels, W = l.words, C = 32 / B;
+  const Codec cd = codec_of(f);
+  float *a = Scratch::grow(sc.a, D), *b = Scratch::grow(sc.b, D), *probe = Scratch::grow(sc.probe, D);
+  float *s = Scratch::grow(sc.s, D), *z = Scratch::grow(sc.z, D), *inv = Scratch::grow(sc.inv, D);
+  for (int64_t d0 = 0; d0 < D; d0 += kTile * kL) {
+    const int64_t nc = (D - d0) / kL < kTile ? (D - d0) / kL : kTile;
+    switch (nc) {
+      case 8: channel_stats<F, 8>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 7: channel_stats<F, 7>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 6: channel_stats<F, 6>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 5: channel_stats<F, 5>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 4: channel_stats<F, 4>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 3: channel_stats<F, 3>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      case 2: channel_stats<F, 2>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0); break;
+      default: channel_stats<F, 1>(x, xt, off + d0, cnt, D, a + d0, b + d0, probe + d0);
+    }
+  }
+  lane_params<F>(f, static_cast<int>(cnt), D, a, b, probe, s, z, inv);
+  const int64_t bad = store_lane_params(f, F == QuantFamily::kAsym && !fake_out, D, s, z,
+                                        fake_out ? nullptr : scales, fake_out ? nullptr : zeros, g0);
+  uint32_t* acc = fake_out ? nullptr : Scratch::grow(sc.words, W * D);  // [W, D]
+  for (int64_t d = 0; d < D; d += kL) {
+    const __m512 zv = _mm512_loadu_ps(z + d), iv = _mm512_loadu_ps(inv + d), sv = _mm512_loadu_ps(s + d);
+    for (int64_t w = 0; w < W; ++w) {
+      __m512i word = _mm512_setzero_si512();
+      for (int64_t j = 0; j < C && w * C + j < cnt; ++j) {
+        const int64_t e = off + (w * C + j) * D + d;
+        const __m512i q = code16(load16(x, xt, e), zv, iv, cd);
+        if (fake_out) {
+          store16(fake_out, xt, e, value16(q, sv, zv, cd));
+        } else {
+          word = _mm512_or_si512(word, _mm512_slli_epi32(q, static_cast<unsigned>(j * B)));
+        }
+      }
+      if (acc) _mm512_storeu_si512(acc + w * D + d, word);
+    }
+  }
+  if (acc) words_to_layout(acc, codes + g0 * W, D, W);
+  return bad;
+}
+
+template <int B>
+KVMIX_AVX512 void channel_dequantize_item(const QuantFormat& f, const PackedLayout& l,
+                                          const uint32_t* codes, const void* scales,
+                                          const void* zeros, void* out, ElemType ot, int64_t off,
+                                          int64_t cnt, int64_t g0, Scratch& sc) {
+  const int64_t D = l.channels, W = l.words;
+  const Codec cd = codec_of(f);
+  float *s = Scratch::grow(sc.s, D), *z = Scratch::grow(sc.z, D);
+  load_lane_params(f, !cd.sym, D, scales, zeros, g0, s, z);
+  uint32_t* acc = Scratch::grow(sc.words, W * D);  // [W, D]
+  words_from_layout(codes + g0 * W, acc, D, W);
+  const __m512i mask = _mm512_set1_epi32((1 << B) - 1);
+  for (int64_t i = 0; i < cnt; ++i) {
+    const int64_t pos = i * B;
+    const uint32_t* row = acc + (pos >> 5) * D;
+    const unsigned sh = static_cast<unsigned>(pos & 31);
+    for (int64_t d = 0; d < D; d += kL) {
+      const __m512i q = _mm512_and_si512(_mm512_srli_epi32(_mm512_loadu_si512(row + d), sh), mask);
+      store16(out, ot, off + i * D + d, value16(q, _mm512_loadu_ps(s + d), _mm512_loadu_ps(z + d), cd));
+    }
+  }
+}
+
+template <QuantFamily F, int B>
+int64_t quantize_t(const QuantFormat& f, const PackedLayout& l, const void* x, ElemType xt,
+                   uint32_t* codes, void* scales, void* zeros, void* fake_out) {
+  int64_t bad = 0;
+  if (f.axis == QuantAxis::kPerToken) {
+    const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
+#pragma omp parallel for schedule(dynamic, 2) reduction(+ : bad)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
+      bad += token_quantize_range<F, B>(f, l, x, xt, g0, g1, codes, scales, zeros, fake_out);
+    }
+    return bad;
+  }
+  const int64_t items = l.lead * l.rows;
+#pragma omp parallel reduction(+ : bad)
+  {
+    Scratch sc;
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
+      const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
+      bad += channel_quantize_item<F, B>(f, l, x, xt, (n * l.tokens + t0) * l.channels, cnt,
+                                      item * l.channels, codes, scales, zeros, fake_out, sc);
+    }
+  }
+  return bad;
+}
+
+}  // namespace
+
+bool avx512_supports(const QuantFormat& f, const PackedLayout& l) {
+  if (f.kind != QuantKind::kUniform || (f.symmetric && f.bits == 1)) return false;
+  if (f.bits != 1 && f.bits != 2 && f.bits != 4 && f.bits != 8) return false;
+  if (f.axis == QuantAxis::kPerToken) return l.group % 32 == 0 || (l.group % 16 == 0 && f.bits >= 2);
+  return l.channels % kL == 0;
+}
+
+int64_t quantize_avx512(const QuantFormat& f, const PackedLayout& l, const void* x, ElemType xt,
+                        uint32_t* codes, void* scales, void* zeros, void* fake_out) {
+  constexpr QuantFamily kA = QuantFamily::kAsym, kS = QuantFamily::kSym;
+  switch (f.bits * 2 + (f.symmetric ? 1 : 0)) {
+    case 2: return quantize_t<kA, 1>(f, l, x, xt, codes, scales, zeros, fake_out);
+    case 4: return quantize_t<kA, 2>(f, l, x, xt, codes, scales, zeros, fake_out);
+    case 5: return quantize_t<kS, 2>(f, l, x, xt, codes, scales, zeros, fake_out);
+    case 8: return quantize_t<kA, 4>(f, l, x, xt, codes, scales, zeros, fake_out);
+    case 9: return quantize_t<kS, 4>(f, l, x, xt, codes, scales, zeros, fake_out);
+    case 16: return quantize_t<kA, 8>(f, l, x, xt, codes, scales, zeros, fake_out);
+    default: return quantize_t<kS, 8>(f, l, x, xt, codes, scales, zeros, fake_out);
+  }
+}
+
+namespace {
+
+template <int B>
+void dequantize_t(const QuantFormat& f, const PackedLayout& l, const uint32_t* codes,
+                  const void* scales, const void* zeros, void* out, ElemType ot) {
+  if (f.axis == QuantAxis::kPerToken) {
+    const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
+#pragma omp parallel for schedule(dynamic, 2)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
+      token_dequantize_range<B>(f, l, codes, scales, zeros, out, ot, g0, g1);
+    }
+    return;
+  }
+  const int64_t items = l.lead * l.rows;
+#pragma omp parallel
+  {
+    Scratch sc;
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t item = 0; item < items; ++item) {
+      const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
+      const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
+      channel_dequantize_item<B>(f, l, codes, scales, zeros, out, ot,
+                                 (n * l.tokens + t0) * l.channels, cnt, item * l.channels, sc);
+    }
+  }
+}
+
+}  // namespace
+
+void dequantize_avx512(const QuantFormat& f, const PackedLayout& l, const uint32_t* codes,
+                       const void* scales, const void* zeros, void* out, ElemType ot) {
+  switch (f.bits) {
+    case 1: return dequantize_t<1>(f, l, codes, scales, zeros, out, ot);
+    case 2: return dequantize_t<2>(f, l, codes, scales, zeros, out, ot);
+    case 4: return dequantize_t<4>(f, l, codes, scales, zeros, out, ot);
+    default: return dequantize_t<8>(f, l, codes, scales, zeros, out, ot);
+  }
+}
+
+}  // namespace kvmix::cpu
+#endif
