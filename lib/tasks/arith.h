@@ -3,7 +3,7 @@
 // final answer after greedy decoding (the GSM8K analogue: an early mistake compounds, so the task
 // is sensitive to errors that accumulate over decode steps).
 //
-// A problem chains 2 to 4 operations on a running count (add a 2-digit number, subtract at most
+// A problem chains 2 or 3 operations on a running count (add a 2-digit number, subtract at most
 // the count, multiply by 2..5 at most once), every intermediate value in [0, 999]. The worked
 // answer writes each operation digit by digit, least significant first, with carries (+1) and
 // borrows (a leading 1 on the digit, -1 on the next) spelled out, then the result:
@@ -19,7 +19,7 @@ namespace kvmix {
 
 struct ArithOptions {
   int min_ops = 2;
-  int max_ops = 4;
+  int max_ops = 3;
 };
 
 struct ArithProblem {

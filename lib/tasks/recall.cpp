@@ -6,7 +6,11 @@ namespace kvmix {
 
 std::string recall_line(const RecallLine& l) { return l.key + ": " + l.value + "\n"; }
 
-std::string recall_question(const std::string& key) { return "Q: " + key + "?\nA:"; }
+// The answer line restates the key with the lines' own separator, so the position that must
+// produce the value reads exactly like the position before the value in the asked line: retrieval
+// is then the copy-what-followed-last-time operation (an induction head) that small models learn
+// early, and what it depends on, the asked line's tokens, is what eviction drops.
+std::string recall_question(const std::string& key) { return "Q: " + key + "?\nA: " + key + ":"; }
 
 std::vector<RecallLine> make_recall_lines(Rng& rng, int64_t bytes) {
   std::vector<RecallLine> lines;

@@ -8,7 +8,7 @@
 //   bxqe: 4821
 //   ...
 //   Q: bxqe?
-//   A: 4821
+//   A: bxqe: 4821
 // Keys are 4 random lowercase letters (unique within a sample), values 4-digit numbers.
 #include <cstdint>
 #include <string>
@@ -30,7 +30,7 @@ struct RecallLine {
 };
 
 struct RecallProblem {
-  PromptAnswer text;  // prompt ends with "A:"; target " <value>\n"; answer "<value>"
+  PromptAnswer text;  // prompt ends with "A: <key>:"; target " <value>\n"; answer "<value>"
   std::vector<RecallLine> lines;
   size_t asked = 0;  // index of the asked line
 };
