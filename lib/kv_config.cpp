@@ -3,6 +3,7 @@
 #include <set>
 
 #include "kernels/ops.h"
+#include "kernels/quant_layout.h"  // validate_format
 #include "kvmix_schemas.h"
 #include "kvmix_version.h"
 #include "lib/atomic_file.h"
@@ -169,6 +170,16 @@ KvConfig kv_config_from_json(const nlohmann::json& j, const std::string& source)
     }
     c.layers[static_cast<size_t>(l)] = {formats.at(e["k"].get<std::string>()),
                                         formats.at(e["v"].get<std::string>())};
+    // A format must fit this model's head (a per-token group divides head_dim), so that a loaded
+    // config can always be stored and its bytes counted.
+    for (const QuantFormat* f : {&c.layers[static_cast<size_t>(l)].k, &c.layers[static_cast<size_t>(l)].v}) {
+      if (f->kind == QuantKind::kNone) continue;
+      try {
+        validate_format(*f, c.model.head_dim);
+      } catch (const Error& err) {
+        throw Error(fmt::format("{}: layer {}: {}", source, l, err.what()));
+      }
+    }
   }
   return c;
 }
