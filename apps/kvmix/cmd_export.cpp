@@ -1,8 +1,6 @@
 // `kvmix export`: lowers a per-layer kvmix config to serving engines' formats (KVTuner YAML,
 // transformers' quantized cache, vLLM flags, ModelOpt hf_quant_config.json, llama.cpp flags,
 // LMDeploy quant_policy), writes each file atomically and prints what each target gave up.
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <filesystem>
 

@@ -55,7 +55,6 @@ ExportResult export_hf(const KvConfig& c) {
   bool mixed = false;
   std::vector<size_t> fp16, fp8, ternary, symmetric, fp32_scales, other_layout;
   json per_layer = json::object();
-  std::vector<LoweredLayer> lowered;
   KvConfig as_lowered = c;  // the layers in kvmix formats as HQQ stores them, for the bytes
   for (size_t l = 0; l < c.layers.size(); ++l) {
     const auto& f = c.layers[l];

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <set>
 
 #include "lib/atomic_file.h"  // read_file
 #include "lib/error.h"

@@ -2,6 +2,8 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
+
 namespace kvmix {
 
 std::string layer_ranges(const std::vector<size_t>& layers) {

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
-#include <map>
 #include <set>
 
 #include "kvmix_version.h"

@@ -30,8 +30,9 @@ ExportResult export_vllm(const KvConfig& c) {
       const std::string name = fmt::format("K{}V{}", nominal_bits(f.k), nominal_bits(f.v));
       raised[name].push_back(l);
     }
-    if (f.k.kind == QuantKind::kUniform && f.k.bits == 8) int8.push_back(l);
-    else if (f.v.kind == QuantKind::kUniform && f.v.bits == 8) int8.push_back(l);
+    if ((f.k.kind == QuantKind::kUniform && f.k.bits == 8) ||
+        (f.v.kind == QuantKind::kUniform && f.v.bits == 8))
+      int8.push_back(l);
     if ((f.k.kind == QuantKind::kFp8E4M3 && f.k.fp8_scope == Fp8Scope::kPerHead) ||
         (f.v.kind == QuantKind::kFp8E4M3 && f.v.fp8_scope == Fp8Scope::kPerHead))
       per_head.push_back(l);
