@@ -54,7 +54,7 @@ ExportResult export_hf(const KvConfig& c) {
   int nbits = 1;
   bool mixed = false;
   std::vector<size_t> fp16, fp8, ternary, symmetric, fp32_scales, other_layout;
-  json per_layer = json::object();
+  json per_layer = json::array();  // a list: FlexibleQuantizedCache indexes it by layer number
   KvConfig as_lowered = c;  // the layers in kvmix formats as HQQ stores them, for the bytes
   for (size_t l = 0; l < c.layers.size(); ++l) {
     const auto& f = c.layers[l];
@@ -74,12 +74,12 @@ ExportResult export_hf(const KvConfig& c) {
       return grouped(q) && (hf_axis(q) != axis || hf_group(q, hd) != group || q.residual != residual);
     };
     if (differs(f.k, axis_key) || differs(f.v, axis_value)) other_layout.push_back(l);
-    per_layer[std::to_string(l)] = {
+    per_layer.push_back({
         {"nbits_key", kb}, {"nbits_value", vb},
         {"axis_key", grouped(f.k) ? hf_axis(f.k) : axis_key},
         {"axis_value", grouped(f.v) ? hf_axis(f.v) : axis_value},
         {"q_group_size", grouped(f.k) ? hf_group(f.k, hd) : grouped(f.v) ? hf_group(f.v, hd) : group},
-        {"residual_length", grouped(f.k) ? f.k.residual : grouped(f.v) ? f.v.residual : residual}};
+        {"residual_length", grouped(f.k) ? f.k.residual : grouped(f.v) ? f.v.residual : residual}});
     auto hqq = [&](int bits, int axis) {
       return uniform_format(bits, axis == 0 ? QuantAxis::kPerChannel : QuantAxis::kPerToken,
                             static_cast<int>(group), residual);

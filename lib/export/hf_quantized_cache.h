@@ -3,8 +3,9 @@
 // cache_config={...}), the keys of transformers' QuantizedCacheConfig: backend, nbits, axis_key,
 // axis_value, q_group_size, residual_length. Stock transformers applies that one config to every
 // layer and to keys and values alike; KVTuner's FlexibleQuantizedCacheConfig (a subclass) adds
-// per_layer_quant and per_layer_config {layer: {nbits_key, nbits_value}}, which this file also
-// writes, with each layer's axes, group and residual beside its bits for the reader.
+// per_layer_quant and per_layer_config (indexed by layer: {nbits_key, nbits_value}), which this
+// file also writes, as a list (JSON object keys would be strings, which that cache's integer
+// indexing misses), with each layer's axes, group and residual beside its bits for the reader.
 //
 // Lowering rule:
 //  - backend "HQQ": the one transformers backend with 1, 2, 3, 4 and 8 bits (quanto has 2 and 4).

@@ -197,8 +197,10 @@ KvConfig load_kvtuner_preset(const std::string& path, std::optional<Scheme> sche
         "{}: the file name names no scheme (kivi or pertoken, as KVTuner's presets do); pass "
         "--scheme kivi or --scheme per-token",
         path));
-  KVMIX_CHECK(reference_tokens >= 1, "{}: the reference context must be at least 1 token, not {}",
-              path, reference_tokens);
+  constexpr int64_t kMaxReferenceTokens = int64_t{1} << 24;  // lib/kv_config.schema.json's bound
+  KVMIX_CHECK(reference_tokens >= 1 && reference_tokens <= kMaxReferenceTokens,
+              "{}: the reference context must be 1 to {} tokens, not {}", path, kMaxReferenceTokens,
+              reference_tokens);
   KvConfig c = import_kvtuner(read_file(path), path, *scheme, model);
   c.reference_tokens = reference_tokens;
   return c;

@@ -22,10 +22,11 @@ TEST_CASE("hf: quantized cache config of the small kivi config", "[export]") {
   CHECK(cc.at("q_group_size") == 32);
   CHECK(cc.at("residual_length") == 32);
   CHECK(cc.at("per_layer_quant") == true);
-  CHECK(cc.at("per_layer_config").at("2") ==
+  CHECK(cc.at("per_layer_config").at(2) ==
         json{{"nbits_key", 4}, {"nbits_value", 2}, {"axis_key", 0}, {"axis_value", 1},
              {"q_group_size", 32}, {"residual_length", 32}});
-  CHECK(cc.at("per_layer_config").at("0").at("nbits_key") == 8);  // fp16 has no HQQ equivalent
+  CHECK(cc.at("per_layer_config").size() == 4);
+  CHECK(cc.at("per_layer_config").at(0).at("nbits_key") == 8);  // fp16 has no HQQ equivalent
   const std::vector<std::string> expected = {
       "stock transformers applies one nbits to keys and values of every layer: nbits = 8 (the "
       "most precise any layer needs); the per-layer bits (per_layer_config) take effect only in a "
