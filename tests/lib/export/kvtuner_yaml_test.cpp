@@ -130,3 +130,17 @@ TEST_CASE("kvtuner: bad presets are refused naming the file and the problem", "[
                                         test::small_shape()),
                     Contains("missing_kivi.yaml"));
 }
+
+TEST_CASE("kvtuner: the published presets export back exactly", "[export][kvtuner]") {
+  for (const auto& [preset, model] : {std::pair{kLlamaPreset, "llama-3.1-8b"},
+                                      std::pair{kQwenPreset, "qwen2.5-7b"}}) {
+    INFO(preset);
+    const KvModelShape shape = model_shape_of(model);
+    const KvConfig c = load_kvtuner_preset(preset, std::nullopt, shape);
+    const ExportResult r = export_kvtuner(c);
+    CHECK(r.losses.empty());
+    CHECK(scheme_from_preset_name(r.file_name) == scheme_from_preset_name(preset));
+    CHECK((import_kvtuner(r.text, r.file_name, *scheme_from_preset_name(preset), shape).layers ==
+           c.layers));
+  }
+}
