@@ -36,9 +36,11 @@ PackedKvCache::PackedKvCache(const KvShape& shape, std::vector<LayerKvFormat> fo
 PackedTensor PackedKvCache::Side::packed() const {
   PackedTensor p;
   if (quantized == 0) return p;
-  p.codes = codes.view();
-  p.scales = scales.view();
-  if (zeros.defined() && zeros.size() > 0) p.zeros = zeros.view();
+  // The stores grow along the token axis inside a larger buffer, so their views are strided; the
+  // kernels take contiguous operands. Codes and scales are a fraction of the fp32 cache's bytes.
+  p.codes = codes.view().contiguous();
+  p.scales = scales.view().contiguous();
+  if (zeros.defined() && zeros.size() > 0) p.zeros = zeros.view().contiguous();
   p.tokens = quantized;
   p.channels = residual.size(3);
   return p;
@@ -77,7 +79,7 @@ at::Tensor PackedKvCache::attend(int64_t layer, const at::Tensor& q, const at::T
   at::Tensor out;
   if (q.size(2) == 1 && !observer() && fused_supported(L.k.format, L.v.format)) {
     out = decode_attention(q.squeeze(2), L.k.packed(), L.k.format, L.k.residual, L.v.packed(),
-                           L.v.format, L.v.residual, valid)
+                           L.v.format, L.v.residual, valid.contiguous())
               .unsqueeze(2);
   } else {
     auto keys = at::cat({L.k.dequantized(k.scalar_type()), L.k.residual}, 2);

@@ -127,7 +127,7 @@ std::string eval_table(const nlohmann::json& r) {
   for (const auto& t : tasks) {
     const auto& any = cell[order.front()][t];
     const bool ppl = any.at("metric") == "perplexity";
-    out += fmt::format(" {} {} | {} KL |", t, ppl ? "ppl" : "EM");
+    out += fmt::format(" {} {} | {} KL |", t, ppl ? "ppl" : "EM", t);
     sep += "---:|---:|";
   }
   out += "\n" + sep + "\n";

@@ -8,6 +8,7 @@
 
 #include "apps/kvmix/command.h"
 #include "kvmix_version.h"
+#include "lib/allocator_tuning.h"
 #include "lib/error.h"
 
 namespace kvmix::app {
@@ -21,6 +22,7 @@ std::vector<SetupFn>& command_registry() {
 
 int main(int argc, char** argv) {
   using namespace kvmix;
+  kvmix::keep_freed_memory_for_reuse();
   CLI::App cli{
       "kvmix: calibrate, search and export per-layer KV-cache precision for decoder LLMs",
       "kvmix"};

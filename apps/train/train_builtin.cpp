@@ -10,6 +10,8 @@
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+
+#include "lib/allocator_tuning.h"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -292,6 +294,7 @@ int run(const TrainOptions& o) {
 
 int main(int argc, char** argv) {
   TrainOptions o;
+  kvmix::keep_freed_memory_for_reuse();
   CLI::App app{"Train kvmix's built-in model (resumes from --out when a checkpoint is there)"};
   app.add_option("--out", o.out, "Checkpoint folder")->capture_default_str();
   app.add_option("--steps", o.steps, "Optimizer steps in all")->capture_default_str();
