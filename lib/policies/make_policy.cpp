@@ -17,8 +17,10 @@ PolicyKind parse_policy(const std::string& name) {
   if (s == "tova") return PolicyKind::kTova;
   if (s == "mikv") return PolicyKind::kMikv;
   if (s == "zipvl") return PolicyKind::kZipvl;
+  if (s == "kvcrush") return PolicyKind::kKvCrush;
+  if (s == "vidkv") return PolicyKind::kVidKv;
   throw UsageError("unknown token policy '" + name +
-                   "' (expected streaming, h2o, snapkv, tova, mikv or zipvl)");
+                   "' (expected streaming, h2o, snapkv, tova, mikv, zipvl, kvcrush or vidkv)");
 }
 
 const char* policy_name(PolicyKind k) {
@@ -29,13 +31,16 @@ const char* policy_name(PolicyKind k) {
     case PolicyKind::kTova: return "tova";
     case PolicyKind::kMikv: return "mikv";
     case PolicyKind::kZipvl: return "zipvl";
+    case PolicyKind::kKvCrush: return "kvcrush";
+    case PolicyKind::kVidKv: return "vidkv";
   }
   return "?";
 }
 
 std::vector<PolicyKind> all_policies() {
   return {PolicyKind::kStreamingLlm, PolicyKind::kH2o, PolicyKind::kSnapKv,
-          PolicyKind::kTova,         PolicyKind::kMikv, PolicyKind::kZipvl};
+          PolicyKind::kTova,         PolicyKind::kMikv, PolicyKind::kZipvl,
+          PolicyKind::kKvCrush,      PolicyKind::kVidKv};
 }
 
 std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers, const PolicyOptions& o) {
@@ -46,6 +51,8 @@ std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers, con
     case PolicyKind::kTova: return std::make_unique<TovaPolicy>();
     case PolicyKind::kMikv: return std::make_unique<MikvPolicy>(layers, o.mikv);
     case PolicyKind::kZipvl: return std::make_unique<ZipvlPolicy>(layers, o.zipvl);
+    case PolicyKind::kKvCrush: return std::make_unique<KvCrushPolicy>(layers, o.kvcrush);
+    case PolicyKind::kVidKv: return std::make_unique<VidKvPolicy>(layers, o.vidkv);
   }
   KVMIX_ASSERT(false, "unknown policy kind");
 }

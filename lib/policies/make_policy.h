@@ -6,15 +6,17 @@
 #include <vector>
 
 #include "lib/policies/h2o.h"
+#include "lib/policies/kvcrush.h"
 #include "lib/policies/mikv.h"
 #include "lib/policies/snapkv.h"
 #include "lib/policies/streaming_llm.h"
 #include "lib/policies/token_policy.h"
+#include "lib/policies/vidkv.h"
 #include "lib/policies/zipvl.h"
 
 namespace kvmix {
 
-enum class PolicyKind { kStreamingLlm, kH2o, kSnapKv, kTova, kMikv, kZipvl };
+enum class PolicyKind { kStreamingLlm, kH2o, kSnapKv, kTova, kMikv, kZipvl, kKvCrush, kVidKv };
 
 // Every policy's parameters, with the defaults documented in each policy's header.
 struct PolicyOptions {
@@ -23,9 +25,12 @@ struct PolicyOptions {
   SnapKvOptions snapkv;
   MikvOptions mikv;
   ZipvlOptions zipvl;
+  KvCrushOptions kvcrush;
+  VidKvOptions vidkv;
 };
 
-// "streaming" (or "streamingllm"), "h2o", "snapkv", "tova", "mikv", "zipvl". UsageError otherwise.
+// "streaming" (or "streamingllm"), "h2o", "snapkv", "tova", "mikv", "zipvl", "kvcrush", "vidkv".
+// UsageError otherwise.
 PolicyKind parse_policy(const std::string& name);
 const char* policy_name(PolicyKind k);
 std::vector<PolicyKind> all_policies();

@@ -98,14 +98,16 @@ void PolicyKvCache::apply_allocation(int64_t layer, Layer& L, const Allocation& 
     const int64_t n = Tk - from;
     auto m_high = to_high.narrow(2, from, n).unsqueeze(-1);
     auto m_low = to_low.narrow(2, from, n).unsqueeze(-1);
+    auto from_full = tier.narrow(2, from, n).eq(u8(Tier::kFull)).unsqueeze(-1);
     for (bool is_key : {true, false}) {
       auto x = (is_key ? L.store.keys() : L.store.values()).narrow(2, from, n);
       auto xc = x.contiguous();
       auto result = xc;
+      auto low = is_key && policy_->keys_tier_independent() ? m_low.logical_and(from_full) : m_low;
       if (m_high.any().item<bool>())
         result = at::where(m_high, policy_->quantize(layer, Tier::kHigh, is_key, xc), result);
-      if (m_low.any().item<bool>())
-        result = at::where(m_low, policy_->quantize(layer, Tier::kLow, is_key, xc), result);
+      if (low.any().item<bool>())
+        result = at::where(low, policy_->quantize(layer, Tier::kLow, is_key, xc), result);
       x.copy_(result);
     }
   }

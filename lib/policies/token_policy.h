@@ -91,6 +91,10 @@ class TokenPolicy {
   // tier's format (kernels/ops.h).
   virtual at::Tensor quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const;
 
+  // True when a key is stored the same at the high and the low tier (only values differ): a key
+  // moving from high to low is then kept as it is instead of being quantized again.
+  virtual bool keys_tier_independent() const { return false; }
+
   // Bytes of the K and V of one token of one head at a quantized tier; default: true_bytes of the
   // tier's formats for one token.
   virtual double tier_bytes(const KvShape& s, Tier tier) const;
