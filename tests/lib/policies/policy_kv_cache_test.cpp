@@ -4,6 +4,7 @@
 
 #include "kernels/ops.h"
 #include "lib/attention.h"
+#include "lib/error.h"
 #include "lib/policies/make_policy.h"
 #include "lib/policies/policy_attention.h"
 #include "lib/policies/policy_kv_cache.h"
@@ -121,7 +122,8 @@ TEST_CASE("a budget below one token keeps nothing and costs nothing", "[policies
   PolicyKvCache cache(small_shape(), std::make_unique<StreamingLlmPolicy>(), 0.05);
   step(cache, random_qkv(10, 5));  // 0.05 * 10 = half a token
   CHECK(cache.true_bytes() == 0);
-  CHECK_THROWS_AS(PolicyKvCache(small_shape(), std::make_unique<StreamingLlmPolicy>(), 0.0), Error);
+  auto zero_budget = [] { PolicyKvCache c(small_shape(), std::make_unique<StreamingLlmPolicy>(), 0.0); };
+  CHECK_THROWS_AS(zero_budget(), kvmix::Error);
 }
 
 TEST_CASE("every policy keeps within its budget at every step of a forward pass", "[policies]") {
