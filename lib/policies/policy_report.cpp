@@ -46,7 +46,7 @@ std::string policy_table(const json& study) {
   std::string sep = "|---|---|---:|---:|";
   for (const auto& t : tasks) {
     const auto& any = cell[rows.front()][t];
-    out += fmt::format(" {} {} | {} KL |", t, !any.is_null() && is_ppl(any) ? "ppl" : "EM");
+    out += fmt::format(" {} {} | {} KL |", t, !any.is_null() && is_ppl(any) ? "ppl" : "EM", t);
     sep += "---:|---:|";
   }
   out += "\n" + sep + "\n";

@@ -32,7 +32,7 @@ at::Tensor assign_tiers(const at::Tensor& tier, const Allocation& a, Tier high) 
   // rank of each live slot by priority within its head (0 = kept first); a stable sort keeps ties
   // in slot order, so heads with equal priorities keep equal sets
   auto prio = a.priority.to(at::kDouble).masked_fill(live.logical_not(), -1e300);
-  auto order = std::get<1>(at::sort(prio, /*stable=*/true, -1, /*descending=*/true));
+  auto order = std::get<1>(at::sort(prio, c10::optional<bool>(true), -1, /*descending=*/true));
   auto rank = at::empty_like(order);
   rank.scatter_(-1, order, at::arange(Tk, order.options()).expand_as(order).contiguous());
   auto nh = a.n_high.unsqueeze(-1), nl = a.n_low.unsqueeze(-1);

@@ -36,7 +36,8 @@ at::Tensor vidkv_quantize_keys(const at::Tensor& x, const at::Tensor& wide) {
   const int64_t T = x.size(2), D = x.size(3);
   const int64_t w = wide.numel() ? wide.sum(-1).max().item<int64_t>() : 0;
   // channel order per head: the anomalous ones first (a stable sort keeps channel order)
-  auto order = std::get<1>(at::sort(wide.logical_not().to(at::kByte), /*stable=*/true, -1));
+  auto order = std::get<1>(
+      at::sort(wide.logical_not().to(at::kByte), c10::optional<bool>(true), -1, /*descending=*/false));
   auto idx = order.unsqueeze(2).expand({-1, -1, T, -1});
   auto xs = x.to(at::kFloat).gather(-1, idx);
   std::vector<at::Tensor> parts;

@@ -50,7 +50,7 @@ TEST_CASE("MiKV's balancer is sqrt(max|q| / max|k|) per channel, in fp16", "[pol
   CHECK(b[0][0][0][0].item<float>() == 2.0f);  // sqrt(4 / 1)
   CHECK(b[0][0][0][1].item<float>() == 0.5f);  // sqrt(1 / 4)
   // a padding token's outlier is ignored, and a zero channel gets 1
-  auto valid = at::tensor({false, true}).view({1, 2});
+  auto valid = at::tensor({0, 1}, at::kLong).to(at::kBool).view({1, 2});
   auto bz = outlier_balancer(q, at::zeros_like(k), valid);
   CHECK(at::equal(bz, at::ones_like(bz)));
   // the balanced key times the balanced query is the original product: (q / b)(k b)^T = q k^T
