@@ -74,14 +74,16 @@ int run_policies_command(const PoliciesOptions& o) {
   }
   for (const auto& p : split_list(o.kivi)) {
     const auto layers = uniform_layers(Scheme::kKivi, parse_pair(p), m.config.num_layers);
+    // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
+    // (lib/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
     runs.push_back({"kivi " + p, "kivi", "quantization", 0, [&shape, layers] {
-                      return make_kv_cache(CacheKind::kPacked, shape, layers);
+                      return make_kv_cache(CacheKind::kFakeQuant, shape, layers);
                     }});
   }
   for (const auto& f : o.configs) {
     const EvalConfig c = eval_config_from_file(f, model_shape(m));
     runs.push_back({"kvmix " + c.name, "kvmix", "quantization", 0, [&shape, layers = c.layers] {
-                      return make_kv_cache(CacheKind::kPacked, shape, layers);
+                      return make_kv_cache(CacheKind::kFakeQuant, shape, layers);
                     }});
   }
 
