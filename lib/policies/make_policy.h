@@ -1,0 +1,41 @@
+#pragma once
+// Builds a token policy from its name: the one place names are parsed (STYLE.md: no magic
+// strings past the edge).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/policies/h2o.h"
+#include "lib/policies/kvcrush.h"
+#include "lib/policies/mikv.h"
+#include "lib/policies/snapkv.h"
+#include "lib/policies/streaming_llm.h"
+#include "lib/policies/token_policy.h"
+#include "lib/policies/vidkv.h"
+#include "lib/policies/zipvl.h"
+
+namespace kvmix {
+
+enum class PolicyKind { kStreamingLlm, kH2o, kSnapKv, kTova, kMikv, kZipvl, kKvCrush, kVidKv };
+
+// Every policy's parameters, with the defaults documented in each policy's header.
+struct PolicyOptions {
+  StreamingLlmOptions streaming;
+  H2oOptions h2o;
+  SnapKvOptions snapkv;
+  MikvOptions mikv;
+  ZipvlOptions zipvl;
+  KvCrushOptions kvcrush;
+  VidKvOptions vidkv;
+};
+
+// "streaming" (or "streamingllm"), "h2o", "snapkv", "tova", "mikv", "zipvl", "kvcrush", "vidkv".
+// UsageError otherwise.
+PolicyKind parse_policy(const std::string& name);
+const char* policy_name(PolicyKind k);
+std::vector<PolicyKind> all_policies();
+
+std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers,
+                                               const PolicyOptions& o = {});
+
+}  // namespace kvmix
