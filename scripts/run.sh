@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-build/kvmix bench kernels "$@"
+build/kvmix tune --model builtin --out runs/tune-builtin "$@"

@@ -57,6 +57,7 @@ struct TrainOptions {
   std::string init_from;      // warm start: weights of another run's checkpoint, fresh optimizer
   std::string curriculum = "0:256,0.5:512,0.8:1024";  // fraction of steps : row length
   MixWeights mix;
+  int64_t stop_at = 0;        // >0: stop after this step (the schedule still spans --steps)
   int64_t show = 0;           // print this many calibration generations per task and stop
 };
 
@@ -220,12 +221,15 @@ int run(const TrainOptions& o) {
 
   const auto docs = brown_documents(load_brown_corpus(brown_corpus_dir()), Split::kTrain);
   TrainingStream stream(docs, o.mix, o.seed);
+  fs::create_directories(o.out);  // before the log opens: an ofstream into a missing folder fails silently
   std::ofstream log(o.out + "/loss.csv", std::ios::app);
+  KVMIX_CHECK(log.good(), "{}/loss.csv: cannot open for appending", o.out);
   if (step == 0) log << "step,tokens,seq_len,loss,loss_text,loss_arith,loss_recall,lr,tok_per_s\n";
 
   auto t_last = std::chrono::steady_clock::now();
   int64_t tokens_since = 0;
-  for (; step < o.steps; ++step) {
+  const int64_t last = o.stop_at > 0 ? std::min(o.stop_at, o.steps) : o.steps;
+  for (; step < last; ++step) {
     const int64_t n = seq_len_at(o.curriculum, step, o.steps);
     const int64_t rows = std::max<int64_t>(1, o.tokens_per_step / n);
     auto tok = torch::empty({rows, n + 1}, torch::kLong);
@@ -275,7 +279,7 @@ int run(const TrainOptions& o) {
       t_last = now;
       tokens_since = 0;
     }
-    if ((step + 1) % o.save_every == 0 || step + 1 == o.steps) {
+    if ((step + 1) % o.save_every == 0 || step + 1 == last) {
       log.flush();
       save_checkpoint(o, m, opt, step + 1, tokens);
     }
@@ -310,6 +314,7 @@ int main(int argc, char** argv) {
   app.add_option("--mix-text", o.mix.text, "Weight of corpus rows")->capture_default_str();
   app.add_option("--mix-arith", o.mix.arith, "Weight of arith rows")->capture_default_str();
   app.add_option("--mix-recall", o.mix.recall, "Weight of recall rows")->capture_default_str();
+  app.add_option("--stop-at", o.stop_at, "Stop after this step; the LR and length schedules still span --steps");
   app.add_option("--show", o.show, "Print N calibration generations per task and stop");
   app.add_option("--export", o.export_dir, "Export the checkpoint in the Hugging Face layout and stop");
   CLI11_PARSE(app, argc, argv);
