@@ -77,7 +77,10 @@ at::Tensor PackedKvCache::attend(int64_t layer, const at::Tensor& q, const at::T
   const int64_t slots = L.valid.size();
 
   at::Tensor out;
-  if (q.size(2) == 1 && !observer() && fused_supported(L.k.format, L.v.format)) {
+  // The fused kernel reads packed codes; until both sides have flushed a first block (a short
+  // prompt under KIVI's residual window) there are none, and the plain path is exact.
+  if (q.size(2) == 1 && !observer() && fused_supported(L.k.format, L.v.format) && L.k.quantized > 0 &&
+      L.v.quantized > 0) {
     out = decode_attention(q.squeeze(2), L.k.packed(), L.k.format, L.k.residual, L.v.packed(),
                            L.v.format, L.v.residual, valid.contiguous())
               .unsqueeze(2);
