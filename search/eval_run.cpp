@@ -7,6 +7,7 @@
 #include "kvmix_version.h"
 #include "lib/error.h"
 #include "lib/progress.h"
+#include "models/kv_model_shape.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {
@@ -20,16 +21,7 @@ std::vector<EvalConfig> uniform_eval_configs(const std::vector<Scheme>& schemes,
   return out;
 }
 
-KvModelShape model_shape(const Model& m) {
-  KvModelShape s;
-  s.architecture = m.config.model_type;
-  s.layers = m.config.num_layers;
-  s.q_heads = m.config.num_heads;
-  s.kv_heads = m.config.num_kv_heads;
-  s.head_dim = m.config.head_dim;
-  s.config_hash = model_config_hash(m.config);
-  return s;
-}
+KvModelShape model_shape(const Model& m) { return kv_model_shape(m.config); }
 
 EvalConfig eval_config_from_file(const std::string& path, const KvModelShape& model) {
   KvConfig c = load_kv_config(path);
