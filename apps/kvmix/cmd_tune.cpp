@@ -50,6 +50,7 @@ struct TuneOptions {
   double max_kl = 0.02;                        // chosen config: smallest bytes with KL <= this
   double budget_bits = 0;                      // true bits per element, 0: none
   uint64_t seed = 0;
+  std::string method = "kvmix";                // or "kvtuner": random start, no proxy seeding (baseline)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -118,7 +119,7 @@ int run_tune(const TuneOptions& o) {
   oo.tasks = task_specs(o.calib_tasks, Split::kCalibration, o.calib_samples);
   ObjectiveEvaluator objective(m, rt.tokenizer, s, oo);
   SearchOptions so;
-  so.method = "kvmix";
+  so.method = o.method;
   so.population = o.population;
   so.generations = o.generations;
   so.seed = o.seed;
@@ -236,6 +237,8 @@ Command setup_tune(CLI::App& parent) {
   sub->add_option("--budget-bits", o->budget_bits, "True bits per element at most (0: no budget)")
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "Search seed")->capture_default_str();
+  sub->add_option("--method", o->method, "kvmix (seeded with the exact proxy front) or kvtuner (random start: KVTuner's recipe, the baseline)")
+      ->check(CLI::IsMember({"kvmix", "kvtuner"}))->capture_default_str();
   return {sub, [o] { return run_tune(*o); }};
 }
 
