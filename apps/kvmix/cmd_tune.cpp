@@ -14,6 +14,7 @@
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
+#include "apps/kvmix/plots.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
 #include "lib/kv_config.h"
@@ -109,6 +110,8 @@ int run_tune(const TuneOptions& o) {
   spdlog::info("search space: 10^{:.2f} configs, 10^{:.2f} after pruning, 10^{:.2f} over {} clusters",
                space_full, space_pruned, space_clustered, clusters.layers.size());
 
+  plot_sensitivity_heatmap(s, metric, o.out + "/sensitivity.png");
+
   // 3. exact proxy front
   const auto proxy = exact_proxy_front(s, clusters, metric);
   timing.emplace_back("prune, cluster, proxy front", seconds_since(t0));
@@ -134,6 +137,7 @@ int run_tune(const TuneOptions& o) {
                                    {"model", s.model.config_hash}};
   Front front = run_search(s, clusters, objective, proxy, so, &g_stop, identity);
   save_front(front, o.out + "/front.json");
+  plot_front(front, o.out + "/front.png");
   timing.emplace_back("search", seconds_since(t0));
   if (!front.complete) {
     spdlog::warn("interrupted: rerun the same command to continue from {}", so.journal_path);
@@ -207,6 +211,7 @@ int run_tune(const TuneOptions& o) {
                     chosen->bytes_per_token, s.reference_tokens, chosen->true_bits, chosen->nominal_bits,
                     chosen->kl);
   md += eval_table(ev);
+  md += "\nPictures: `sensitivity.png` (layers x pairs), `front.png`.\n";
   md += "\n## Where the time went\n\n| stage | seconds |\n|---|---:|\n";
   for (const auto& [stage, sec] : timing) md += fmt::format("| {} | {:.1f} |\n", stage, sec);
   md += fmt::format("| total | {:.1f} |\n", seconds_since(t_all));
