@@ -8,6 +8,7 @@
 #include "kvmix_version.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/json_file.h"
 #include "lib/json_schema.h"
 
 namespace kvmix {
@@ -185,13 +186,7 @@ KvConfig kv_config_from_json(const nlohmann::json& j, const std::string& source)
 }
 
 KvConfig load_kv_config(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  return kv_config_from_json(j, path);
+  return kv_config_from_json(read_json_file(path), path);
 }
 
 void save_kv_config(const KvConfig& c, const std::string& path) {

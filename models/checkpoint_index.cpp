@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "lib/atomic_file.h"  // read_file
+#include "lib/json_file.h"
 #include "lib/error.h"
 #include "lib/json_describe.h"  // describe_json
 
@@ -39,13 +40,7 @@ ShardIndex parse_shard_index(const nlohmann::json& j, const std::string& source)
 }
 
 ShardIndex load_shard_index(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  return parse_shard_index(j, path);
+  return parse_shard_index(read_json_file(path), path);
 }
 
 nlohmann::json shard_index_to_json(const ShardIndex& index) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/atomic_file.h"  // read_file
+#include "lib/json_file.h"
 #include "lib/error.h"
 #include "lib/json_describe.h"  // describe_json
 #include "models/model_config_rules.h"
@@ -257,14 +258,7 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
 }
 
 ModelConfig load_model_config(const std::string& path) {
-  const std::string text = read_file(path);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  return parse_model_config(j, path);
+  return parse_model_config(read_json_file(path), path);
 }
 
 }  // namespace kvmix

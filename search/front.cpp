@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kvmix_version.h"
+#include "lib/json_file.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
 
@@ -141,13 +142,7 @@ Front front_from_json(const nlohmann::json& j, const std::string& src) {
 }
 
 Front load_front(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  return front_from_json(j, path);
+  return front_from_json(read_json_file(path), path);
 }
 
 void save_front(const Front& f, const std::string& path) {

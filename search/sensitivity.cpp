@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kvmix_version.h"
+#include "lib/json_file.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
 
@@ -147,13 +148,7 @@ Sensitivity sensitivity_from_json(const nlohmann::json& j, const std::string& sr
 }
 
 Sensitivity load_sensitivity(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", path, e.what()));
-  }
-  return sensitivity_from_json(j, path);
+  return sensitivity_from_json(read_json_file(path), path);
 }
 
 void save_sensitivity(const Sensitivity& s, const std::string& path) {

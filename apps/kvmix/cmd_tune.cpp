@@ -17,6 +17,7 @@
 #include "apps/kvmix/plots.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/json_file.h"
 #include "lib/kv_config.h"
 #include "search/cluster.h"
 #include "search/dp_front.h"
@@ -169,7 +170,7 @@ int run_tune(const TuneOptions& o) {
   const std::string eval_path = o.out + "/eval.json";
   nlohmann::json ev;
   if (fs::exists(eval_path)) {
-    ev = nlohmann::json::parse(read_file(eval_path));
+    ev = read_json_file(eval_path);
   } else {
     std::vector<EvalConfig> configs = uniform_eval_configs({s.scheme}, {parse_pair("KV4"), parse_pair("K4V2"), parse_pair("KV2")},
                                                            s.model.layers);

@@ -25,6 +25,7 @@
 #include "apps/train/training_stream.h"
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/json_file.h"
 #include "lib/full_kv_cache.h"
 #include "lib/paths.h"
 #include "lib/tasks/arith.h"
@@ -162,7 +163,7 @@ void save_checkpoint(const TrainOptions& o, Model& m, torch::optim::AdamW& opt, 
 
 int64_t load_checkpoint(const TrainOptions& o, Model& m, torch::optim::AdamW& opt, int64_t& tokens) {
   if (!fs::exists(o.out + "/state.json")) return 0;
-  auto st = nlohmann::json::parse(read_file(o.out + "/state.json"));
+  auto st = read_json_file(o.out + "/state.json");
   KVMIX_CHECK(st.value("seed", o.seed) == o.seed, "{}: checkpoint was trained with seed {}, not {}",
               o.out, st.value("seed", 0ULL), o.seed);
   std::vector<at::Tensor> saved;
@@ -198,7 +199,7 @@ int run(const TrainOptions& o) {
     src.out = o.init_from;
     torch::optim::AdamW scratch(parameters(m), torch::optim::AdamWOptions(o.lr));
     int64_t t = 0;
-    src.seed = nlohmann::json::parse(read_file(o.init_from + "/state.json")).at("seed").get<uint64_t>();
+    src.seed = read_json_file(o.init_from + "/state.json").at("seed").get<uint64_t>();
     const int64_t s0 = load_checkpoint(src, m, scratch, t);
     KVMIX_CHECK(s0 > 0, "--init-from {}: no checkpoint there", o.init_from);
     spdlog::info("warm start from {} (step {})", o.init_from, s0);
