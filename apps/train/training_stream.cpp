@@ -71,19 +71,24 @@ TrainingRow TrainingStream::row(uint64_t step, uint64_t index, int64_t n) const 
       push(r, p.text.target, 1.0f);
     }
   } else {
-    // Lines over about 70% of the row, then questions about random lines until the row is full:
-    // every answer is a retrieval example.
+    // Lines over 40-65% of the row, then, until the row is full, questions about random lines
+    // and the same lines restated in random order. Every byte after a key's first letter can be
+    // read off the matching line above (its key letters, then its value), so restated lines give
+    // the copy-what-followed-last-time mechanism (an induction head) four times the signal of the
+    // questions alone; the first letter of each key picks the line and is never a target.
     r.kind = 2;
     r.tokens.push_back(kBos);
     r.loss.push_back(0.0f);
     const int64_t line_bytes = std::max<int64_t>(
-        22, static_cast<int64_t>(static_cast<double>(n) * (0.55 + 0.3 * rng.unit())));
+        22, static_cast<int64_t>(static_cast<double>(n) * (0.4 + 0.25 * rng.unit())));
     const auto lines = make_recall_lines(rng, line_bytes);
     push(r, kRecallHeader, 0.0f);
     for (const auto& l : lines) push(r, recall_line(l), 0.0f);
     while (static_cast<int64_t>(r.tokens.size()) <= n) {
       const auto& l = lines[rng.uniform(lines.size())];
-      push(r, recall_question(l.key), 0.0f);
+      const bool question = rng.unit() < 0.5;
+      push(r, question ? "Q: " + l.key.substr(0, 1) : l.key.substr(0, 1), 0.0f);
+      push(r, question ? l.key.substr(1) + "?\nA: " + l.key + ":" : l.key.substr(1) + ":", 1.0f);
       push(r, " " + l.value + "\n", 1.0f);
     }
   }
