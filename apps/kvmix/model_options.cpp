@@ -25,7 +25,9 @@ LoadedRuntime load_runtime(const ModelOptions& o) {
                                : o.dtype == "fp16" ? at::kHalf
                                                    : at::kFloat;
   LoadedModel lm = load_model(dir, dtype);
-  LoadedRuntime r{Model{std::move(lm.config), std::move(lm.weights), lm.dir},
+  // The model is recorded as the user named it ('builtin' or the folder given): reports and
+  // configs travel between machines, where an absolute path means nothing.
+  LoadedRuntime r{Model{std::move(lm.config), std::move(lm.weights), o.model},
                   Tokenizer::from_file(dir + "/tokenizer.json")};
   spdlog::info("model {}: {} layers, {} KV heads x {} dims, {}", dir, r.model.config.num_layers,
                r.model.config.num_kv_heads, r.model.config.head_dim, o.dtype);

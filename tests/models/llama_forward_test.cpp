@@ -65,3 +65,17 @@ TEST_CASE("a left-padded batch equals each sequence alone", "[forward]") {
   CHECK((step[0][0] - full0[0][11]).abs().max().item<double>() < kLogitTol);
   CHECK((step[1][0] - full1[0][6]).abs().max().item<double>() < kLogitTol);
 }
+
+TEST_CASE("rms_norm: x / sqrt(mean(x^2) + eps) * gain, by hand", "[forward]") {
+  // x = (1, 2, 3, 4): mean of squares 30/4 = 7.5, rms = sqrt(7.5 + 1e-5) = 2.7386146;
+  // gain (1, 1, 2, 0.5) -> (0.36514813, 0.73029626, 2.19088877, 0.73029626).
+  const auto x = at::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 1, 4});
+  const auto g = at::tensor({1.0f, 1.0f, 2.0f, 0.5f});
+  const auto y = rms_norm(x, g, 1e-5).flatten();
+  const double want[] = {0.3651481282381064, 0.7302962564762128, 2.1908887694286383,
+                         0.7302962564762128};
+  for (int i = 0; i < 4; ++i) CHECK(y[i].item<double>() == Approx(want[i]).epsilon(1e-6));
+  // bf16 input: computed in fp32, rounded once on the way out.
+  const auto yb = rms_norm(x.to(at::kBFloat16), g.to(at::kBFloat16), 1e-5).to(at::kFloat).flatten();
+  for (int i = 0; i < 4; ++i) CHECK(yb[i].item<double>() == Approx(want[i]).epsilon(1e-2));
+}
