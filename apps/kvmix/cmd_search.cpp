@@ -13,6 +13,8 @@
 #include "apps/kvmix/model_options.h"
 #include "apps/kvmix/tune_stages.h"
 #include "lib/error.h"
+#include "search/cluster_sweep.h"
+#include "search/prune.h"
 
 namespace fs = std::filesystem;
 
@@ -24,6 +26,7 @@ struct SearchCommandOptions {
   std::string sensitivity;  // from `kvmix profile`
   SearchStageOptions search;
   std::string out = "runs/search";
+  std::vector<double> sweep_thresholds;  // print what each threshold costs on the proxy, then stop
 };
 
 int run_search_command(const SearchCommandOptions& o) {
@@ -31,6 +34,16 @@ int run_search_command(const SearchCommandOptions& o) {
   const std::atomic<bool>& stop = stop_on_sigint();
   const auto rt = load_runtime(o.model);
   const Sensitivity s = load_sensitivity_for(o.sensitivity, rt.model);
+  if (!o.sweep_thresholds.empty()) {
+    // Needs no model evaluation: choosing --cluster-threshold before paying for a search.
+    const ErrorMetric metric = parse_error_metric(o.search.metric);
+    const auto candidates = prune_pairs(s, metric);
+    const auto rows = sweep_cluster_threshold(s, candidates, metric, o.sweep_thresholds);
+    std::printf("# Cluster threshold sweep (%s, metric %s)\n\n", o.sensitivity.c_str(),
+                o.search.metric.c_str());
+    std::fputs(cluster_sweep_table(s, candidates, rows).c_str(), stdout);
+    return 0;
+  }
   KVMIX_CHECK(!s.tasks.empty() && s.samples > 0, "{}: records no calibration tasks to search on", o.sensitivity);
   std::error_code ec;
   fs::create_directories(o.out, ec);
@@ -63,6 +76,9 @@ Command setup_search(CLI::App& parent) {
   sub->add_option("--sensitivity", o->sensitivity, "sensitivity.json written by `kvmix profile`")->required();
   add_model_options(sub, o->model);
   add_search_stage_options(sub, o->search);
+  sub->add_option("--sweep-thresholds", o->sweep_thresholds,
+                  "Print clusters, search space and proxy-front loss for each cluster threshold, then stop")
+      ->delimiter(',');
   sub->add_option("-o,--out", o->out, "Run folder: journal.jsonl, front.json, front.png (rerun to resume)")
       ->capture_default_str();
   return {sub, [o] { return run_search_command(*o); }};
