@@ -1,0 +1,287 @@
+#include "search/policy_study.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "kvmix_version.h"
+#include "lib/atomic_file.h"              // append_line_synced, write_file_atomic, read_file
+#include "lib/error.h"
+#include "lib/full_kv_cache.h"
+#include "lib/make_kv_cache.h"
+#include "lib/policies/policy_kv_cache.h"
+#include "lib/progress.h"
+#include "lib/rng.h"                      // fnv1a64
+#include "models/llama_forward.h"         // kv_shape
+#include "search/task_eval.h"
+
+namespace kvmix {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kJournalSchema = "kvmix.policies.journal";
+constexpr int kJournalVersion = 1;
+// Elements per tensor that go into the weights fingerprint: a retrained checkpoint changes them
+// all, and reading a few thousand numbers costs nothing next to one evaluation.
+constexpr int64_t kFingerprintElements = 64;
+
+struct Run {
+  std::string label, policy, family;  // label: one table row; policy: one plot line
+  double budget = 0;                  // 0: no budget (baselines)
+  std::string cache;                  // the cache with its parameters: part of a journal key
+  CacheFactory factory;
+};
+
+std::string layers_description(const std::vector<LayerKvFormat>& layers) {
+  std::string s;
+  for (size_t l = 0; l < layers.size(); ++l)
+    s += fmt::format("{}K {} V {}", l ? "; " : "", format_name(layers[l].k),
+                     format_name(layers[l].v));
+  return s;
+}
+
+std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
+  const KvShape shape = kv_shape(m.config);
+  const int64_t layers = m.config.num_layers;
+  std::vector<Run> runs;
+  runs.push_back({"fp16", "fp16", "reference", 0, "fp16",
+                  [shape] { return std::make_unique<FullKvCache>(shape); }});
+  for (PolicyKind kind : o.policies) {
+    const bool mixed = kind == PolicyKind::kMikv || kind == PolicyKind::kZipvl;
+    const char* family = kind == PolicyKind::kVidKv ? "quantization" : mixed ? "mixed" : "eviction";
+    const std::string policy = make_token_policy(kind, layers)->describe();
+    for (double b : o.budgets)
+      runs.push_back({fmt::format("{} {:g}%", policy_name(kind), 100 * b), policy_name(kind),
+                      family, b, fmt::format("{} at budget {}", policy, b),
+                      [shape, layers, kind, b] {
+                        return std::make_unique<PolicyKvCache>(
+                            shape, make_token_policy(kind, layers), b);
+                      }});
+  }
+  // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
+  // (lib/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
+  for (const KvPair& p : o.kivi) {
+    const auto formats = uniform_layers(Scheme::kKivi, p, layers);
+    runs.push_back({"kivi " + pair_name(p), "kivi", "quantization", 0, layers_description(formats),
+                    [shape, formats] {
+                      return make_kv_cache(CacheKind::kFakeQuant, shape, formats);
+                    }});
+  }
+  for (const EvalConfig& c : o.configs)
+    runs.push_back({"kvmix " + c.name, "kvmix", "quantization", 0, layers_description(c.layers),
+                    [shape, formats = c.layers] {
+                      return make_kv_cache(CacheKind::kFakeQuant, shape, formats);
+                    }});
+  return runs;
+}
+
+void hash_tensor_sample(const at::Tensor& t, std::string& bytes) {
+  if (!t.defined() || t.numel() == 0) return;
+  const at::Tensor flat = t.reshape({-1});
+  const int64_t step = std::max<int64_t>(1, flat.numel() / kFingerprintElements);
+  const at::Tensor sample = flat.slice(0, 0, flat.numel(), step).to(at::kCPU).contiguous();
+  bytes.append(static_cast<const char*>(sample.data_ptr()), sample.nbytes());
+}
+
+// The model's path and config hash do not tell a checkpoint retrained in place from the one a
+// journal was written with; a sample of every weight tensor does.
+std::string weights_fingerprint(const Model& m) {
+  const ModelWeights& w = m.weights;
+  std::string bytes;
+  for (const at::Tensor* t : {&w.embed, &w.final_norm, &w.lm_head}) hash_tensor_sample(*t, bytes);
+  for (const LayerWeights& L : w.layers)
+    for (const at::Tensor* t : {&L.input_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv,
+                                &L.post_norm, &L.w_gate, &L.w_up, &L.w_down})
+      hash_tensor_sample(*t, bytes);
+  return fmt::format("{:016x}", fnv1a64(bytes));
+}
+
+std::string task_fingerprint(const TaskData& d) {
+  const json j = {{"generative", d.generative}, {"scoring", static_cast<int>(d.scoring)},
+                  {"max_new_tokens", d.max_new_tokens}, {"prompts", d.prompts},
+                  {"continuations", d.continuations}, {"answers", d.answers}};
+  return fmt::format("{:016x}", fnv1a64(j.dump()));
+}
+
+// What every journal entry's numbers depend on besides its run and task: the model. The batch
+// size is left out: sequences are scored one by one (padding is never attended, budgets hold per
+// sequence), so a job that ran out of memory may resume with a smaller batch. The seed is only
+// recorded.
+json study_identity(const Model& m) {
+  return {{"model",
+           {{"path", m.source},
+            {"config_hash", model_config_hash(m.config)},
+            {"dtype", std::string(c10::toString(m.weights.embed.scalar_type()))},
+            {"weights", weights_fingerprint(m)}}}};
+}
+
+// The task's fingerprint rather than its name alone: two data files of the same name, or a task
+// generated with other options, are other runs. Keys of runs and tasks, not the list of them, so a
+// study rerun with more budgets or tasks still reads back what it shares with the first.
+json journal_key(const Run& r, const TaskData& d, const std::string& data_fingerprint) {
+  return {{"label", r.label}, {"budget", r.budget}, {"cache", r.cache}, {"task", d.name},
+          {"data", data_fingerprint}};
+}
+
+// Reads the finished results (keyed by journal_key(...).dump()) of the journal at `path`, creating
+// it with its header when missing. A line counts once its newline is on disk: an unterminated last
+// line (a kill mid-write) is cut off, so the next append starts on a line of its own.
+std::map<std::string, json> open_journal(const std::string& path, const json& identity) {
+  const json header = {
+      {"journal", kJournalSchema}, {"version", kJournalVersion}, {"study", identity}};
+  std::map<std::string, json> done;
+  const std::string text = std::filesystem::exists(path) ? read_file(path) : std::string();
+  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  if (complete < text.size())
+    spdlog::warn("{}: dropping a torn last line (an interrupted write); its run is evaluated again",
+                 path);
+  if (complete == 0) {
+    write_file_atomic(path, header.dump() + "\n");
+    return done;
+  }
+  if (complete < text.size()) write_file_atomic(path, text.substr(0, complete));
+
+  size_t begin = 0;
+  for (int64_t lineno = 1; begin < complete; ++lineno) {
+    const size_t end = text.find('\n', begin);
+    const std::string line = text.substr(begin, end - begin);
+    begin = end + 1;
+    if (line.empty()) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception&) {
+      throw Error(fmt::format("{}:{}: corrupt journal line", path, lineno));
+    }
+    if (lineno == 1) {
+      KVMIX_CHECK(j.is_object() && j.value("journal", "") == kJournalSchema,
+                  "{}: not a kvmix policy study journal", path);
+      KVMIX_CHECK(j.value("version", 0) == kJournalVersion, "{}: journal version {} (expected {})",
+                  path, j.value("version", 0), kJournalVersion);
+      KVMIX_CHECK(j.at("study") == identity,
+                  "{}: this journal belongs to another study (its header is {}; this study is {}). "
+                  "Use another output prefix or delete the journal.",
+                  path, j.at("study").dump(), identity.dump());
+      continue;
+    }
+    KVMIX_CHECK(j.is_object() && j.contains("run") && j.contains("result") &&
+                    j.at("result").is_object(),
+                "{}:{}: malformed journal entry (expected {{\"run\", \"result\"}})", path, lineno);
+    done[j.at("run").dump()] = j.at("result");
+  }
+  return done;
+}
+
+// JSON writes NaN and infinity as null, which a replayed table could not print: such a result is
+// not journaled, so a rerun evaluates it again instead of reading back a hole.
+bool journalable(const json& result) {
+  for (const char* f : {"score", "nll", "kl", "kl_p95", "bytes_fraction"})
+    if (!std::isfinite(result.at(f).get<double>())) return false;
+  return true;
+}
+
+}  // namespace
+
+std::vector<PolicyStudyTask> prepare_policy_study_tasks(const std::vector<TaskSpec>& specs,
+                                                        const Tokenizer& tok) {
+  std::vector<PolicyStudyTask> out;
+  for (const auto& s : specs) out.push_back({prepare_task(s, tok), s.split});
+  return out;
+}
+
+json run_policy_study(const Model& m, const Tokenizer& tok,
+                      const std::vector<PolicyStudyTask>& tasks, const PolicyStudyOptions& opt) {
+  for (double b : opt.budgets)
+    KVMIX_CHECK(b > 0 && b <= 1, "budget {} is not a fraction of the fp16 cache in (0, 1]", b);
+  const KvShape shape = kv_shape(m.config);
+  const std::vector<Run> runs = study_runs(m, opt);
+
+  std::vector<std::string> fingerprints;
+  for (const auto& t : tasks) fingerprints.push_back(task_fingerprint(t.data));
+  std::map<std::string, json> done;
+  if (!opt.journal_path.empty()) {
+    done = open_journal(opt.journal_path, study_identity(m));
+    size_t found = 0;
+    for (const Run& r : runs)
+      for (size_t ti = 0; ti < tasks.size(); ++ti)
+        found += done.count(journal_key(r, tasks[ti].data, fingerprints[ti]).dump());
+    if (found > 0)
+      spdlog::info("{}: {} of {} runs finished earlier, read back instead of evaluated",
+                   opt.journal_path, found, runs.size() * tasks.size());
+  }
+
+  EvalOptions eo;
+  eo.batch = opt.batch;
+  eo.progress = false;
+  const double fp16_bytes_per_token = static_cast<double>(
+      shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
+  std::vector<ReferenceLogprobs> refs(tasks.size());
+  std::vector<bool> have_ref(tasks.size(), false);
+  json results = json::array();
+  Progress progress("policies", static_cast<int64_t>(runs.size() * tasks.size()), opt.progress);
+  for (size_t ri = 0; ri < runs.size(); ++ri) {
+    const Run& r = runs[ri];
+    const bool reference = ri == 0;  // the fp16 cache
+    for (size_t ti = 0; ti < tasks.size(); ++ti) {
+      const TaskData& data = tasks[ti].data;
+      const json key = journal_key(r, data, fingerprints[ti]);
+      if (auto it = done.find(key.dump()); it != done.end()) {
+        results.push_back(it->second);
+        progress.advance();
+        continue;
+      }
+      progress.set_note(r.label + " / " + data.name);
+      // The fp16 result was read back, so its log-probs (the KL reference) are not in memory:
+      // the teacher-forced pass alone gives them again, the same numbers for the same model.
+      if (!reference && !have_ref[ti]) {
+        refs[ti].logprobs =
+            teacher_forced_logprobs(m, data, runs.front().factory, eo, nullptr, nullptr);
+        have_ref[ti] = true;
+      }
+      const TaskScore s = evaluate_task(m, tok, data, r.factory, eo,
+                                        reference ? nullptr : &refs[ti],
+                                        reference ? &refs[ti] : nullptr);
+      if (reference) have_ref[ti] = true;
+      const double frac =
+          s.tokens_held ? static_cast<double>(s.true_bytes) /
+                              (static_cast<double>(s.tokens_held) * fp16_bytes_per_token)
+                        : 0.0;
+      const json result = {{"label", r.label}, {"policy", r.policy}, {"family", r.family},
+                           {"budget", r.budget}, {"task", s.task}, {"metric", s.metric},
+                           {"score", s.score}, {"nll", s.nll}, {"kl", s.kl}, {"kl_p95", s.kl_p95},
+                           {"samples", s.samples}, {"tokens", s.tokens_held},
+                           {"true_bytes", s.true_bytes}, {"bytes_fraction", frac}};
+      spdlog::debug("{} / {}: {} {:.4f}, {:.1f}% bytes", r.label, s.task, s.metric, s.score,
+                    100 * frac);
+      if (!opt.journal_path.empty()) {
+        if (journalable(result))
+          append_line_synced(opt.journal_path, json{{"run", key}, {"result", result}}.dump());
+        else
+          spdlog::warn("{} / {}: a non-finite score is not journaled", r.label, s.task);
+      }
+      results.push_back(result);
+      progress.advance();
+    }
+  }
+  progress.finish();
+
+  json task_list = json::array();
+  for (const auto& t : tasks)
+    task_list.push_back({{"name", t.data.name}, {"split", split_name(t.split)},
+                         {"samples", t.data.prompts.size()},
+                         {"metric", t.data.generative ? "exact_match" : "perplexity"}});
+  return {{"schema", "kvmix.policies"}, {"version", 1},
+          {"producer", std::string("kvmix ") + KVMIX_VERSION},
+          {"model", {{"path", m.source}, {"config_hash", model_config_hash(m.config)},
+                     {"layers", m.config.num_layers}, {"kv_heads", shape.kv_heads},
+                     {"head_dim", shape.head_dim}}},
+          {"budgets", opt.budgets}, {"seed", opt.seed}, {"tasks", task_list}, {"results", results}};
+}
+
+}  // namespace kvmix
