@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
@@ -16,23 +17,37 @@ Journal::Journal(std::string path, nlohmann::json header) : path_(std::move(path
     append_line_synced(path_, head.dump());
     return;
   }
-  std::ifstream in(path_);
-  std::string line;
+  std::string text;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   int64_t lineno = 0;
-  while (std::getline(in, line)) {
+  size_t pos = 0, good_end = 0;  // good_end: just past the last line that parsed
+  bool torn = false;
+  while (pos < text.size()) {
+    const size_t nl = text.find('\n', pos);
+    const size_t next = nl == std::string::npos ? text.size() : nl + 1;
+    const std::string line = text.substr(pos, next - pos - (nl == std::string::npos ? 0 : 1));
+    pos = next;
     ++lineno;
-    if (line.empty()) continue;
+    if (line.empty()) {
+      good_end = next;
+      continue;
+    }
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
     } catch (const nlohmann::json::exception&) {
       // Only the last line can be torn (a crash during its write); anything earlier is corruption.
-      if (in.peek() == EOF) {
-        spdlog::warn("{}:{}: ignoring a torn last line (interrupted write)", path_, lineno);
+      if (next >= text.size()) {
+        spdlog::warn("{}:{}: dropping a torn last line (interrupted write)", path_, lineno);
+        torn = true;
         break;
       }
       throw Error(fmt::format("{}:{}: corrupt journal line", path_, lineno));
     }
+    good_end = next;
     if (lineno == 1) {
       KVMIX_CHECK(j.value("journal", "") == "kvmix.search",
                   "{}: not a kvmix search journal", path_);
@@ -57,6 +72,14 @@ Journal::Journal(std::string path, nlohmann::json header) : path_(std::move(path
     }
   }
   KVMIX_CHECK(lineno >= 1, "{}: empty journal (delete it to start over)", path_);
+  // The next append must start on a line of its own: cut a torn line off, end a complete last
+  // line that lost only its newline.
+  if (torn) {
+    std::filesystem::resize_file(path_, good_end);
+    if (good_end == 0) append_line_synced(path_, head.dump());  // the header itself was torn
+  } else if (!text.empty() && text.back() != '\n') {
+    append_line_synced(path_, "");
+  }
 }
 
 const Trial* Journal::find(const std::vector<size_t>& layer_pairs) const {

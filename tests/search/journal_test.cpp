@@ -57,3 +57,24 @@ TEST_CASE("a torn last line keeps the finished trials", "[search][journal]") {
   CHECK(j.find({1, 0}) != nullptr);
   fs::remove(path);
 }
+
+TEST_CASE("appending after a torn last line leaves a readable journal", "[search][journal]") {
+  // Without cutting the fragment off, the next trial would be glued onto it and the line after it
+  // would make the file unreadable (corruption before the last line).
+  const auto path = temp_journal("torn-append");
+  const nlohmann::json header = {{"method", "kvmix"}};
+  { Journal j(path, header); j.append({0, {1, 0}, 10.0, 0.2, "random", 0.1}); }
+  { std::ofstream f(path, std::ios::app); f << "{\"trial\": 1, \"layer_pa"; }  // killed mid-write
+  { Journal j(path, header); j.append({0, {0, 1}, 12.0, 0.1, "random", 0.1}); }
+  { Journal j(path, header); j.append({0, {1, 1}, 14.0, 0.05, "random", 0.1}); }
+  Journal j(path, header);
+  REQUIRE(j.trials().size() == 3);
+  CHECK(j.find({0, 1}) != nullptr);
+  CHECK(j.find({1, 1}) != nullptr);
+  // A complete last line that lost only its newline is kept and ended before the next append.
+  { std::ofstream f(path, std::ios::app); f << R"({"trial": 3, "layer_pairs": [0, 0], "bytes_per_token": 8.0, "kl": 0.5})"; }
+  { Journal k(path, header); CHECK(k.trials().size() == 4); k.append({0, {2, 2}, 16.0, 0.01, "random", 0.1}); }
+  Journal k(path, header);
+  CHECK(k.trials().size() == 5);
+  fs::remove(path);
+}
