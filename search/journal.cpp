@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
@@ -17,11 +15,7 @@ Journal::Journal(std::string path, nlohmann::json header) : path_(std::move(path
     append_line_synced(path_, head.dump());
     return;
   }
-  std::string text;
-  {
-    std::ifstream in(path_, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  const std::string text = read_file(path_);
   int64_t lineno = 0;
   size_t pos = 0, good_end = 0;  // good_end: just past the last line that parsed
   bool torn = false;

@@ -17,6 +17,17 @@ ModelConfig rope_config(int64_t head_dim) {
   return c;
 }
 
+// original_max 1024, low_freq_factor 1, high_freq_factor 4, factor 8 (the cases below work it out).
+ModelConfig llama3_config() {
+  ModelConfig c = rope_config(8);
+  c.rope_scaling.type = RopeScalingType::kLlama3;
+  c.rope_scaling.factor = 8.0;
+  c.rope_scaling.low_freq_factor = 1.0;
+  c.rope_scaling.high_freq_factor = 4.0;
+  c.rope_scaling.original_max_position_embeddings = 1024;
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("rope: inverse frequencies are theta^(-2i/D)", "[rope]") {
@@ -36,13 +47,7 @@ TEST_CASE("rope: llama3 scaling keeps, blends and divides by wavelength", "[rope
   //   f = 0.01  wavelength 628.3  blended: smooth = (1024/628.3185 - 1)/(4 - 1) = 0.2099157,
   //             (1 - smooth) * 0.01/8 + smooth * 0.01 = 0.00308676096701
   //   f = 0.001 wavelength 6283   divided     -> 0.000125
-  ModelConfig c = rope_config(8);
-  c.rope_scaling.type = RopeScalingType::kLlama3;
-  c.rope_scaling.factor = 8.0;
-  c.rope_scaling.low_freq_factor = 1.0;
-  c.rope_scaling.high_freq_factor = 4.0;
-  c.rope_scaling.original_max_position_embeddings = 1024;
-  const auto f = rope_inv_freq(c);
+  const auto f = rope_inv_freq(llama3_config());
   CHECK(f[0].item<double>() == Approx(1.0).epsilon(1e-12));
   CHECK(f[1].item<double>() == Approx(0.1).epsilon(1e-12));
   CHECK(f[2].item<double>() == Approx(0.00308676096701).epsilon(1e-10));
@@ -62,11 +67,7 @@ TEST_CASE("rope: rotation pairs dimension i with i + D/2", "[rope]") {
   // Unit vectors at position 3 under the llama3 frequencies above: e_0 turns by 3 * 1 radian
   // into (cos 3, sin 3) on dimensions (0, 4); e_2 by 3 * 0.00308676 radian onto (2, 6);
   // e_6 (the partner of 2) into (-sin, cos) of the same angle.
-  ModelConfig c = rope_config(8);
-  c.rope_scaling.type = RopeScalingType::kLlama3;
-  c.rope_scaling.factor = 8.0;
-  c.rope_scaling.original_max_position_embeddings = 1024;
-  const auto f = rope_inv_freq(c);
+  const auto f = rope_inv_freq(llama3_config());
   auto [cos, sin] = rope_tables(f, at::full({1, 1}, 3, at::kLong));
   auto x = at::zeros({1, 3, 1, 8});  // [B, H, T, D]: three heads at one position
   x[0][0][0][0] = 1.0;
