@@ -24,9 +24,14 @@ std::vector<ProxyPoint> keep_front(std::vector<ProxyPoint> pts) {
 
 }  // namespace
 
-std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m) {
+std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m,
+                                          const std::vector<double>& cluster_weights) {
+  KVMIX_CHECK(cluster_weights.empty() || cluster_weights.size() == c.layers.size(),
+              "proxy front: {} cluster weights for {} clusters", cluster_weights.size(),
+              c.layers.size());
   std::vector<ProxyPoint> front = {ProxyPoint{}};
   for (size_t k = 0; k < c.layers.size(); ++k) {
+    const double w = cluster_weights.empty() ? 1.0 : cluster_weights[k];
     std::vector<ProxyPoint> next;
     next.reserve(front.size() * c.candidates[k].size());
     for (const auto& f : front)
@@ -34,7 +39,7 @@ std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering
         ProxyPoint q = f;
         for (size_t l : c.layers[k]) {
           q.bytes += cell_bytes(s, l, p);
-          q.error += cell_error(s.cells[l][p], m);
+          q.error += w * cell_error(s.cells[l][p], m);
         }
         q.choice.push_back(p);
         next.push_back(std::move(q));

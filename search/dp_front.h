@@ -18,8 +18,10 @@ struct ProxyPoint {
   std::vector<size_t> choice;   // pair index (into Sensitivity::pairs) per cluster
 };
 
-// Sorted by bytes ascending (error descending).
-std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m);
+// Sorted by bytes ascending (error descending). With cluster_weights (one per cluster), cluster
+// k's error counts weights[k] times: the corrected proxy of the kvmix search (nsga2_search.h).
+std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m,
+                                          const std::vector<double>& cluster_weights = {});
 
 // Integer bytes of layer l under pair p at the sensitivity's reference length.
 int64_t cell_bytes(const Sensitivity& s, size_t layer, size_t pair);

@@ -35,6 +35,31 @@ struct SearchContext {
   std::vector<double> curve;  // hypervolume after each of them
 };
 
+// One full evaluation through the journal (replayed when it holds the configuration), counted
+// once per distinct configuration this method asks for.
+const Trial& evaluate_trial(SearchContext& C, const std::vector<size_t>& lp) {
+  const Trial* t = C.journal->find(lp);
+  if (!t) {
+    if (C.stop && C.stop->load()) throw SearchInterrupted{};
+    const auto t0 = std::chrono::steady_clock::now();
+    const ObjectiveValue v = C.objective->evaluate(lp);
+    Trial nt;
+    nt.layer_pairs = lp;
+    nt.bytes_per_token = v.bytes_per_token;
+    nt.kl = v.kl;
+    nt.origin = C.origin;
+    nt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    C.journal->append(nt);
+    t = &C.journal->trials().back();
+  }
+  if (C.seen.insert(lp).second) {
+    C.run_trials.push_back(*t);
+    C.curve.push_back(front_hypervolume(front_of(*C.s, C.run_trials, C.budget), C.ref));
+    C.progress->advance();
+  }
+  return *t;
+}
+
 // The pagmo user-defined problem. pagmo copies it, so the state lives behind a shared pointer.
 struct KvSearchProblem {
   std::shared_ptr<SearchContext> ctx;
@@ -50,29 +75,9 @@ struct KvSearchProblem {
   }
 
   pagmo::vector_double fitness(const pagmo::vector_double& x) const {
-    auto& C = *ctx;
-    const auto lp = decode(x);
-    const Trial* t = C.journal->find(lp);
-    if (!t) {
-      if (C.stop && C.stop->load()) throw SearchInterrupted{};
-      const auto t0 = std::chrono::steady_clock::now();
-      const ObjectiveValue v = C.objective->evaluate(lp);
-      Trial nt;
-      nt.layer_pairs = lp;
-      nt.bytes_per_token = v.bytes_per_token;
-      nt.kl = v.kl;
-      nt.origin = C.origin;
-      nt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      C.journal->append(nt);
-      t = &C.journal->trials().back();
-    }
-    if (C.seen.insert(lp).second) {
-      C.run_trials.push_back(*t);
-      C.curve.push_back(front_hypervolume(front_of(*C.s, C.run_trials, C.budget), C.ref));
-      C.progress->advance();
-    }
-    const double penalty = (C.budget > 0 && t->bytes_per_token > C.budget) ? 1e6 : 0.0;
-    return {t->bytes_per_token / C.fp_bytes + penalty, t->kl + penalty};
+    const Trial& t = evaluate_trial(*ctx, decode(x));
+    const double penalty = (ctx->budget > 0 && t.bytes_per_token > ctx->budget) ? 1e6 : 0.0;
+    return {t.bytes_per_token / ctx->fp_bytes + penalty, t.kl + penalty};
   }
 
   std::pair<pagmo::vector_double, pagmo::vector_double> get_bounds() const {
@@ -88,19 +93,151 @@ struct KvSearchProblem {
   std::string get_name() const { return "kvmix per-layer KV precision"; }
 };
 
-// Decision vector (candidate index per cluster) of a proxy-front point.
-pagmo::vector_double to_decision(const Clustering& c, const ProxyPoint& p) {
-  pagmo::vector_double x;
-  for (size_t k = 0; k < c.candidates.size(); ++k) {
-    const auto& cand = c.candidates[k];
-    const auto it = std::find(cand.begin(), cand.end(), p.choice.at(k));
-    KVMIX_ASSERT(it != cand.end(), "proxy point chooses a pruned pair");
-    x.push_back(static_cast<double>(it - cand.begin()));
+// ---- the kvmix method's refinement: a corrected proxy picks each next evaluation ----
+
+// Per-cluster profiled error of a per-layer configuration: the features of the corrected proxy.
+std::vector<double> cluster_features(const Sensitivity& s, const Clustering& c, ErrorMetric m,
+                                     const std::vector<size_t>& lp) {
+  std::vector<double> f(c.layers.size(), 0.0);
+  for (size_t k = 0; k < c.layers.size(); ++k)
+    for (size_t l : c.layers[k]) f[k] += cell_error(s.cells[l][lp[l]], m);
+  return f;
+}
+
+// Per-cluster choices the next evaluation is picked from: all of them when the space is small
+// (the usual case after clustering), otherwise the corrected proxy's exact front and every
+// configuration one cluster away from it.
+std::vector<std::vector<size_t>> refine_candidates(const Sensitivity& s, const Clustering& c,
+                                                   ErrorMetric m, const std::vector<double>& w) {
+  constexpr double kEnumerateLog10 = 5.0;
+  std::vector<std::vector<size_t>> out;
+  if (log10_search_space(c) <= kEnumerateLog10) {
+    std::vector<size_t> idx(c.layers.size(), 0);
+    while (true) {
+      std::vector<size_t> choice;
+      for (size_t k = 0; k < idx.size(); ++k) choice.push_back(c.candidates[k][idx[k]]);
+      out.push_back(std::move(choice));
+      size_t k = 0;
+      while (k < idx.size() && ++idx[k] == c.candidates[k].size()) idx[k++] = 0;
+      if (k == idx.size()) break;
+    }
+    return out;
   }
-  return x;
+  std::set<std::vector<size_t>> set;
+  for (const auto& p : exact_proxy_front(s, c, m, w)) {
+    set.insert(p.choice);
+    for (size_t k = 0; k < c.layers.size(); ++k)
+      for (size_t q : c.candidates[k]) {
+        auto n = p.choice;
+        n[k] = q;
+        set.insert(std::move(n));
+      }
+  }
+  return {set.begin(), set.end()};
+}
+
+// Evaluates configurations chosen by the corrected proxy until the method has spent `total`
+// evaluations (or no configuration is left).
+void refine(SearchContext& C, ErrorMetric m, int64_t total) {
+  const Sensitivity& s = *C.s;
+  const Clustering& c = *C.c;
+  const size_t layers = static_cast<size_t>(s.model.layers);
+  while (static_cast<int64_t>(C.run_trials.size()) < total) {
+    std::vector<std::vector<double>> features;
+    std::vector<double> kl;
+    for (const Trial& t : C.run_trials) {
+      features.push_back(cluster_features(s, c, m, t.layer_pairs));
+      kl.push_back(t.kl);
+    }
+    const std::vector<double> w = fit_cluster_weights(features, kl);
+    const std::vector<FrontPoint> evaluated = front_of(s, C.run_trials, C.budget);
+    std::vector<Point2> base;
+    for (const auto& p : evaluated) base.push_back({p.bytes_per_token, p.kl});
+    const double hv = hypervolume_2d(base, C.ref);
+
+    // The candidate whose predicted point adds the most hypervolume; when none is predicted to add
+    // any (the fit thinks the front is done), the one farthest in bytes from every evaluated point
+    // on the corrected front, so the measurement at least tests the fit where it knows least.
+    std::vector<size_t> best;
+    double best_gain = 0, best_gap = -1;
+    std::vector<size_t> explore;
+    for (const auto& choice : refine_candidates(s, c, m, w)) {
+      const auto lp = expand_choice(c, choice, layers);
+      if (C.seen.count(lp)) continue;
+      const double bytes = C.objective->bytes_per_token(lp);
+      if (C.budget > 0 && bytes > C.budget) continue;
+      const auto f = cluster_features(s, c, m, lp);
+      double pred = 0;
+      for (size_t k = 0; k < f.size(); ++k) pred += w[k] * f[k];
+      auto with = base;
+      with.push_back({bytes, pred});
+      const double gain = hypervolume_2d(with, C.ref) - hv;
+      if (gain > best_gain) best_gain = gain, best = lp;
+      double gap = INFINITY;
+      for (const auto& p : base) gap = std::min(gap, std::abs(p.cost - bytes));
+      bool dominated = false;
+      for (const auto& p : base) dominated = dominated || dominates(p, Point2{bytes, pred});
+      if (!dominated && gap > best_gap) best_gap = gap, explore = lp;
+    }
+    if (best.empty()) best = explore;
+    if (best.empty()) break;
+    evaluate_trial(C, best);
+  }
 }
 
 }  // namespace
+
+std::vector<double> fit_cluster_weights(const std::vector<std::vector<double>>& features,
+                                        const std::vector<double>& kl, double ridge) {
+  KVMIX_CHECK(features.size() == kl.size(), "fit: {} feature rows for {} values", features.size(),
+              kl.size());
+  const size_t n = features.empty() ? 0 : features.front().size();
+  // Rows a_i = features_i / kl_i: a perfect fit has a_i . w = 1 for every trial.
+  std::vector<std::vector<double>> a;
+  for (size_t i = 0; i < kl.size(); ++i) {
+    KVMIX_CHECK(features[i].size() == n, "fit: feature rows of different lengths");
+    if (!(kl[i] > 0) || !std::isfinite(kl[i])) continue;
+    std::vector<double> r(n);
+    for (size_t k = 0; k < n; ++k) r[k] = features[i][k] / kl[i];
+    a.push_back(std::move(r));
+  }
+  // The common scale: least squares of sum_k a_ik * scale = 1.
+  double num = 0, den = 0;
+  for (const auto& r : a) {
+    double sum = 0;
+    for (double v : r) sum += v;
+    num += sum;
+    den += sum * sum;
+  }
+  const double scale = den > 0 ? num / den : 1.0;
+  if (a.empty() || n == 0) return std::vector<double>(n, scale);
+  // In units of the scale (u = w / scale): minimize |B u - 1|^2 + ridge |u - 1|^2 over u >= 0,
+  // B = scale * A, by coordinate descent on the normal equations (convex, a handful of unknowns).
+  std::vector<std::vector<double>> g(n, std::vector<double>(n, 0.0));
+  std::vector<double> h(n, ridge);
+  for (size_t k = 0; k < n; ++k) g[k][k] = ridge;
+  for (const auto& r : a)
+    for (size_t k = 0; k < n; ++k) {
+      h[k] += scale * r[k];
+      for (size_t j = 0; j < n; ++j) g[k][j] += scale * scale * r[k] * r[j];
+    }
+  std::vector<double> u(n, 1.0);
+  for (int sweep = 0; sweep < 1000; ++sweep) {
+    double moved = 0;
+    for (size_t k = 0; k < n; ++k) {
+      if (!(g[k][k] > 1e-300)) continue;  // a feature that is zero in every trial: keep u = 1
+      double r = h[k];
+      for (size_t j = 0; j < n; ++j)
+        if (j != k) r -= g[k][j] * u[j];
+      const double v = std::max(0.0, r / g[k][k]);
+      moved = std::max(moved, std::abs(v - u[k]));
+      u[k] = v;
+    }
+    if (moved < 1e-12) break;
+  }
+  for (double& v : u) v *= scale;
+  return u;
+}
 
 std::vector<ProxyPoint> spread_seeds(const Sensitivity& s, const std::vector<ProxyPoint>& front,
                                      size_t n, double budget) {
@@ -178,21 +315,27 @@ Front run_search(const Sensitivity& s, const Clustering& c, const ObjectiveEvalu
   f.budget_bytes_per_token = opt.budget_bytes_per_token;
   f.hv_reference = ctx->ref;
   try {
-    pagmo::problem prob{KvSearchProblem{ctx}};
-    pagmo::population pop{prob, 0u, static_cast<unsigned>(opt.seed)};
-    pagmo::detail::random_engine_type rng(static_cast<unsigned>(opt.seed));
-    if (opt.method == "kvmix")
-      for (const auto& p : spread_seeds(s, proxy_front, static_cast<size_t>(opt.population), opt.budget_bytes_per_token))
-        pop.push_back(to_decision(c, p));
-    ctx->origin = "random";
-    while (pop.size() < static_cast<pagmo::population::size_type>(opt.population))
-      pop.push_back(pagmo::random_decision_vector(prob, rng));
-    ctx->origin = "nsga2";
-    if (opt.generations > 0) {
-      pagmo::algorithm algo{pagmo::nsga2(static_cast<unsigned>(opt.generations), 0.95, 10.,
-                                         1.0 / static_cast<double>(std::max<size_t>(1, c.candidates.size())),
-                                         50., static_cast<unsigned>(opt.seed))};
-      pop = algo.evolve(pop);
+    if (opt.method == "kvmix") {
+      for (const auto& p : spread_seeds(s, proxy_front, static_cast<size_t>(opt.population),
+                                        opt.budget_bytes_per_token))
+        evaluate_trial(*ctx, expand_choice(c, p.choice, static_cast<size_t>(s.model.layers)));
+      ctx->origin = "refine";
+      refine(*ctx, opt.metric, total);
+    } else {
+      pagmo::problem prob{KvSearchProblem{ctx}};
+      pagmo::population pop{prob, 0u, static_cast<unsigned>(opt.seed)};
+      pagmo::detail::random_engine_type rng(static_cast<unsigned>(opt.seed));
+      ctx->origin = "random";
+      while (pop.size() < static_cast<pagmo::population::size_type>(opt.population))
+        pop.push_back(pagmo::random_decision_vector(prob, rng));
+      ctx->origin = "nsga2";
+      if (opt.generations > 0) {
+        pagmo::algorithm algo{pagmo::nsga2(
+            static_cast<unsigned>(opt.generations), 0.95, 10.,
+            1.0 / static_cast<double>(std::max<size_t>(1, c.candidates.size())), 50.,
+            static_cast<unsigned>(opt.seed))};
+        pop = algo.evolve(pop);
+      }
     }
   } catch (const SearchInterrupted&) {
     f.complete = false;

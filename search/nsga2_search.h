@@ -4,9 +4,13 @@
 // calibration KL), configurations over the byte budget penalized out of the front.
 //
 // Two methods share this code:
-//  - kvmix:   the initial population is the exact proxy front (search/dp_front.h) spread over the
-//             budget, so the evolution starts from configurations that are already good, and
-//             few generations suffice;
+//  - kvmix:   `population` points of the exact proxy front (search/dp_front.h) spread over the
+//             budget are evaluated first; then, one evaluation at a time, the proxy is corrected
+//             (each cluster's error reweighted to fit the KL measured so far) and the configuration
+//             whose predicted point would add the most hypervolume is evaluated next. NSGA-II is
+//             not run: the proxy already ranks configurations, what it lacks is calibration, and
+//             each measurement recalibrates it. The same number of full evaluations as the
+//             NSGA-II budget, population x (1 + generations);
 //  - kvtuner: KVTuner's recipe, a random initial population and many generations (the baseline).
 // Every full evaluation goes through the journal (search/journal.h): resumable, never repeated.
 #include <atomic>
@@ -24,6 +28,7 @@ struct SearchOptions {
   std::string method = "kvmix";        // "kvmix" (proxy-seeded) or "kvtuner" (random start)
   int64_t population = 8;              // a multiple of 4, at least 8 (pagmo's NSGA-II)
   int64_t generations = 2;
+  ErrorMetric metric = ErrorMetric::kOutRelErr;  // the proxy's per-cell error (kvmix method)
   uint64_t seed = 0;
   double budget_bytes_per_token = 0;   // 0: no budget
   std::string journal_path;
@@ -36,6 +41,15 @@ struct SearchInterrupted {};
 Front run_search(const Sensitivity& s, const Clustering& c, const ObjectiveEvaluator& objective,
                  const std::vector<ProxyPoint>& proxy_front, const SearchOptions& opt,
                  const std::atomic<bool>* stop, const nlohmann::json& run_identity);
+
+// The corrected proxy of the kvmix method: predicted KL = sum over clusters k of weights[k] x
+// features[k], features[k] being the cluster's profiled error under its chosen pair. Fitted to the
+// evaluated trials (rows of `features`, measured `kl`) by nonnegative least squares on relative
+// residuals, so a KL of 1e-3 counts as much as one of 0.5, with a ridge of strength `ridge` pulling
+// every weight toward the one common scale that fits best: with fewer trials than clusters the fit
+// stays the plain proxy, rescaled. Trials with a KL of zero carry no ratio and are skipped.
+std::vector<double> fit_cluster_weights(const std::vector<std::vector<double>>& features,
+                                        const std::vector<double>& kl, double ridge = 0.1);
 
 // Picks up to n points spread evenly (by bytes) over the proxy front within the budget.
 std::vector<ProxyPoint> spread_seeds(const Sensitivity& s, const std::vector<ProxyPoint>& front,

@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <map>
 
 #include "kvmix_version.h"
-#include "lib/atomic_file.h"              // append_line_synced, write_file_atomic, read_file
+#include "lib/atomic_file.h"              // append_line_synced
 #include "lib/error.h"
+#include "lib/json_file.h"                // read_json_lines_for_append
 #include "lib/full_kv_cache.h"
 #include "lib/make_kv_cache.h"
 #include "lib/policies/policy_kv_cache.h"
@@ -136,30 +136,14 @@ std::map<std::string, json> open_journal(const std::string& path, const json& id
   const json header = {
       {"journal", kJournalSchema}, {"version", kJournalVersion}, {"study", identity}};
   std::map<std::string, json> done;
-  const std::string text = std::filesystem::exists(path) ? read_file(path) : std::string();
-  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-  if (complete < text.size())
-    spdlog::warn("{}: dropping a torn last line (an interrupted write); its run is evaluated again",
-                 path);
-  if (complete == 0) {
-    write_file_atomic(path, header.dump() + "\n");
+  const std::vector<JsonLine> lines = read_json_lines_for_append(path);
+  if (lines.empty()) {  // new, empty, or only its header was torn
+    append_line_synced(path, header.dump());
     return done;
   }
-  if (complete < text.size()) write_file_atomic(path, text.substr(0, complete));
-
-  size_t begin = 0;
-  for (int64_t lineno = 1; begin < complete; ++lineno) {
-    const size_t end = text.find('\n', begin);
-    const std::string line = text.substr(begin, end - begin);
-    begin = end + 1;
-    if (line.empty()) continue;
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception&) {
-      throw Error(fmt::format("{}:{}: corrupt journal line", path, lineno));
-    }
-    if (lineno == 1) {
+  for (const JsonLine& l : lines) {
+    const json& j = l.value;
+    if (&l == &lines.front()) {
       KVMIX_CHECK(j.is_object() && j.value("journal", "") == kJournalSchema,
                   "{}: not a kvmix policy study journal", path);
       KVMIX_CHECK(j.value("version", 0) == kJournalVersion, "{}: journal version {} (expected {})",
@@ -172,7 +156,8 @@ std::map<std::string, json> open_journal(const std::string& path, const json& id
     }
     KVMIX_CHECK(j.is_object() && j.contains("run") && j.contains("result") &&
                     j.at("result").is_object(),
-                "{}:{}: malformed journal entry (expected {{\"run\", \"result\"}})", path, lineno);
+                "{}:{}: malformed journal entry (expected {{\"run\", \"result\"}})", path,
+                l.lineno);
     done[j.at("run").dump()] = j.at("result");
   }
   return done;

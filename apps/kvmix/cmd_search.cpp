@@ -1,5 +1,6 @@
 // `kvmix search`: the search stages of `kvmix tune` on a profile made by `kvmix profile`:
-//   prune -> cluster -> exact proxy front -> NSGA-II on the calibration KL (DIR/journal.jsonl)
+//   prune -> cluster -> exact proxy front -> search on the calibration KL (DIR/journal.jsonl:
+//   kvmix's proxy-guided evaluations, or the KVTuner-style NSGA-II with --method kvtuner)
 //   -> DIR/front.json and DIR/front.png, the front also printed as a table.
 // The objective runs on the calibration tasks and sample count the sensitivity file records, so the
 // search scores configurations on the data they were profiled on. Rerunning the same command
@@ -72,7 +73,7 @@ int run_search_command(const SearchCommandOptions& o) {
 Command setup_search(CLI::App& parent) {
   auto o = std::make_shared<SearchCommandOptions>();
   auto* sub = parent.add_subcommand(
-      "search", "Prune, cluster, exact proxy front and NSGA-II on a sensitivity file (front.json)");
+      "search", "Prune, cluster, exact proxy front and the search on a sensitivity file (front.json)");
   sub->add_option("--sensitivity", o->sensitivity, "sensitivity.json written by `kvmix profile`")->required();
   add_model_options(sub, o->model);
   add_search_stage_options(sub, o->search);

@@ -1,6 +1,6 @@
 // `kvmix tune`: kvmix's main job in one go, into one run folder that it resumes from when rerun:
-//   profile (sensitivity.json) -> prune -> cluster -> exact proxy front -> NSGA-II seeded with it on
-//   the calibration KL (journal.jsonl, front.json) -> pick the smallest config within --max-kl ->
+//   profile (sensitivity.json) -> prune -> cluster -> exact proxy front -> search on the calibration
+//   KL guided by the proxy, corrected as it measures (journal.jsonl, front.json) -> pick the smallest config within --max-kl ->
 //   held-out eval of it beside uniform baselines (eval.json) -> export (config.json) -> summary.md
 // Every stage's output is written atomically; a finished stage is read back instead of redone, and
 // the search replays its journal, so an interrupted run loses at most the evaluation in flight.
@@ -65,7 +65,7 @@ int run_tune(const TuneOptions& o) {
   plot_sensitivity_heatmap(s, space.metric, o.out + "/sensitivity.png");
   timing.record("prune, cluster, proxy front", seconds_since(t0), StageRun::kRan);
 
-  // 3. NSGA-II on the calibration KL, seeded with the proxy front
+  // 3. the search on the calibration KL, guided by the proxy front
   t0 = std::chrono::steady_clock::now();
   const auto calib = task_specs(o.profile.calib_tasks, Split::kCalibration, o.profile.calib_samples);
   const auto identity = search_identity("tune", o.search, s, o.profile.calib_tasks, o.profile.calib_samples);

@@ -86,8 +86,8 @@ void add_search_stage_options(CLI::App* sub, SearchStageOptions& o) {
   sub->add_option("--metric", o.metric, "Per-cell error: out, kl, attn, k, v")->capture_default_str();
   sub->add_option("--cluster-threshold", o.cluster_threshold, "Layer merge distance (log10 error)")
       ->capture_default_str();
-  sub->add_option("--population", o.population, "NSGA-II population (multiple of 4, >= 8)")->capture_default_str();
-  sub->add_option("--generations", o.generations, "NSGA-II generations")->capture_default_str();
+  sub->add_option("--population", o.population, "Population: NSGA-II's (kvtuner), kvmix's first proxy-front evaluations (multiple of 4, >= 8)")->capture_default_str();
+  sub->add_option("--generations", o.generations, "Generations: NSGA-II's (kvtuner); kvmix spends the same population x (1 + generations) evaluations")->capture_default_str();
   sub->add_option("--budget-bits", o.budget_bits, "True bits per element at most (0: no budget)")
       ->capture_default_str();
   sub->add_option("--seed", o.seed, "Search seed")->capture_default_str();
@@ -119,7 +119,7 @@ SearchSpace reduce_search_space(const Sensitivity& s, const SearchStageOptions& 
   return r;
 }
 
-// --- NSGA-II on the calibration KL ---------------------------------------------------------------
+// --- the search on the calibration KL ------------------------------------------------------------
 
 nlohmann::json search_identity(const std::string& command, const SearchStageOptions& o, const Sensitivity& s,
                                const std::vector<std::string>& calib_tasks, int64_t calib_samples) {
@@ -146,6 +146,7 @@ SearchStageResult search_stage(const LoadedRuntime& rt, const Sensitivity& s, co
   so.method = o.method;
   so.population = o.population;
   so.generations = o.generations;
+  so.metric = space.metric;
   so.seed = o.seed;
   // K and V elements of one token over all layers: bits per element -> bytes per token.
   const double elems = 2.0 * static_cast<double>(s.model.layers * s.model.kv_heads * s.model.head_dim);

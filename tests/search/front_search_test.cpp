@@ -1,6 +1,8 @@
 // The search's exact pieces against independent oracles: the DP proxy front against brute force
 // over every combination, pruning against a hand-checked case, 2-D hypervolume against pagmo2's
-// hypervolume and a hand-computed area, clustering's search-space count by hand.
+// hypervolume and a hand-computed area, clustering's search-space count by hand; the kvmix
+// method's corrected proxy: the weighted DP front against brute force over scaled errors, the
+// weight fit against weights planted in consistent data.
 #include <catch2/catch.hpp>
 
 #include <pagmo/utils/hypervolume.hpp>
@@ -9,6 +11,7 @@
 
 #include "search/cluster.h"
 #include "search/dp_front.h"
+#include "search/nsga2_search.h"
 #include "search/pareto.h"
 #include "search/prune.h"
 
@@ -105,4 +108,59 @@ TEST_CASE("2-D hypervolume: a hand-computed staircase and pagmo2 agree", "[searc
 TEST_CASE("search space counts the product of candidate set sizes", "[search]") {
   CHECK_THAT(log10_search_space(std::vector<std::vector<size_t>>{{0, 1}, {0, 1, 2, 3, 4}, {0}}),
              WithinAbs(1.0, 1e-12));
+}
+
+TEST_CASE("weighted proxy front equals the brute-force front of scaled errors", "[search]") {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    const auto s = random_sensitivity(4, 4, seed);
+    std::vector<std::vector<size_t>> all(4, std::vector<size_t>{0, 1, 2, 3});
+    const auto c = singletons(s, all);
+    const std::vector<double> w = {0.5, 3.0, 0.0, 1.25};
+    auto scaled = s;
+    for (size_t l = 0; l < 4; ++l)
+      for (auto& cell : scaled.cells[l]) cell.out_rel_err *= w[l];
+    const auto dp = exact_proxy_front(s, c, ErrorMetric::kOutRelErr, w);
+    const auto bf = brute_force_proxy_front(scaled, c, ErrorMetric::kOutRelErr);
+    REQUIRE(dp.size() == bf.size());
+    for (size_t i = 0; i < dp.size(); ++i) {
+      CHECK(dp[i].bytes == bf[i].bytes);
+      CHECK_THAT(dp[i].error, WithinAbs(bf[i].error, 1e-12));
+    }
+  }
+  const auto s = random_sensitivity(2, 2, 1);
+  CHECK_THROWS(exact_proxy_front(s, singletons(s, {{0, 1}, {0, 1}}), ErrorMetric::kOutRelErr, {1.0}));
+}
+
+TEST_CASE("cluster weight fit recovers planted weights from consistent trials", "[search]") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0.01, 1.0);
+  const std::vector<double> planted = {0.5, 2.0, 0.0, 1.3};
+  std::vector<std::vector<double>> features;
+  std::vector<double> kl;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<double> f = {u(rng), u(rng), u(rng), u(rng)};
+    double y = 0;
+    for (size_t k = 0; k < 4; ++k) y += planted[k] * f[k];
+    features.push_back(f);
+    kl.push_back(y);
+  }
+  // Without the ridge the data decide alone: the planted weights, zero included.
+  const auto w = fit_cluster_weights(features, kl, 0.0);
+  REQUIRE(w.size() == 4);
+  for (size_t k = 0; k < 4; ++k) CHECK_THAT(w[k], WithinAbs(planted[k], 1e-6));
+  // A zero KL has no ratio: skipped, not a division by zero.
+  features.push_back({1, 1, 1, 1});
+  kl.push_back(0.0);
+  const auto w0 = fit_cluster_weights(features, kl, 0.0);
+  for (size_t k = 0; k < 4; ++k) CHECK_THAT(w0[k], WithinAbs(planted[k], 1e-6));
+}
+
+TEST_CASE("cluster weight fit with fewer trials than clusters is the rescaled proxy", "[search]") {
+  // One trial measured at 2x the plain proxy: every weight 2 fits it exactly at no ridge cost.
+  const auto w = fit_cluster_weights({{0.1, 0.3, 0.2}}, {2.0 * 0.6}, 0.1);
+  REQUIRE(w.size() == 3);
+  for (double v : w) CHECK_THAT(v, WithinRel(2.0, 1e-9));
+  // No usable trial: weights of 1 (the plain proxy).
+  const auto none = fit_cluster_weights({{0.1, 0.3}}, {0.0}, 0.1);
+  CHECK(none == std::vector<double>{1.0, 1.0});
 }
