@@ -92,7 +92,7 @@ void add_search_stage_options(CLI::App* sub, SearchStageOptions& o) {
       ->capture_default_str();
   sub->add_option("--seed", o.seed, "Search seed")->capture_default_str();
   sub->add_option("--method", o.method,
-                  "kvmix (seeded with the exact proxy front) or kvtuner (random start: KVTuner's recipe, the baseline)")
+                  "kvmix (the proxy front, corrected as it measures) or kvtuner (random start: KVTuner's recipe, the baseline)")
       ->check(CLI::IsMember({"kvmix", "kvtuner"}))
       ->capture_default_str();
 }

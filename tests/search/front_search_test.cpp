@@ -2,18 +2,27 @@
 // over every combination, pruning against a hand-checked case, 2-D hypervolume against pagmo2's
 // hypervolume and a hand-computed area, clustering's search-space count by hand; the kvmix
 // method's corrected proxy: the weighted DP front against brute force over scaled errors, the
-// weight fit against weights planted in consistent data.
+// weight fit against weights planted in consistent data; the kvmix method end to end on a tiny
+// random model: it spends exactly its evaluations, never repeats one, and a run killed halfway
+// and resumed from its journal asks for the same configurations as one that was not.
 #include <catch2/catch.hpp>
 
 #include <pagmo/utils/hypervolume.hpp>
 
+#include <fstream>
 #include <random>
+#include <set>
 
+#include "lib/atomic_file.h"
+#include "lib/tokenizer.h"
 #include "search/cluster.h"
 #include "search/dp_front.h"
 #include "search/nsga2_search.h"
 #include "search/pareto.h"
+#include "search/profile.h"
 #include "search/prune.h"
+#include "tests/models/random_model.h"
+#include "tests/temp_dir.h"
 
 using namespace kvmix;
 using Catch::Matchers::WithinAbs;
@@ -163,4 +172,108 @@ TEST_CASE("cluster weight fit with fewer trials than clusters is the rescaled pr
   // No usable trial: weights of 1 (the plain proxy).
   const auto none = fit_cluster_weights({{0.1, 0.3}}, {0.0}, 0.1);
   CHECK(none == std::vector<double>{1.0, 1.0});
+}
+
+namespace {
+
+struct TinySearch {
+  Tokenizer tok = Tokenizer::from_file(
+      KVMIX_SOURCE_DIR "/tests/fixtures/tokenizer/byte_level_minimal/tokenizer.json");
+  Model model;
+  Sensitivity s;
+  Clustering c;
+  std::vector<ProxyPoint> proxy;
+  std::vector<TaskSpec> calib = {parse_task("arith", Split::kCalibration, 2)};
+
+  TinySearch() {
+    auto cfg = test::tiny_config(false, false, 2);  // 3 layers, 2 KV heads
+    cfg.vocab_size = tok.vocab_size();
+    cfg.hidden_size = 128;
+    cfg.head_dim = 32;
+    model = test::random_model(cfg);
+    ProfileOptions po;
+    po.pairs.clear();
+    for (const char* n : {"KV8", "K8V4", "KV4", "K4V2", "KV2"}) po.pairs.push_back(parse_pair(n));
+    po.tasks = calib;
+    po.batch = 2;
+    po.max_continuation = 6;
+    po.progress = false;
+    s = run_profile(model, tok, po);
+    ClusterOptions co;
+    co.enabled = false;  // every layer its own decision: a space of up to 5^3 configurations
+    c = cluster_layers(s, prune_pairs(s, ErrorMetric::kOutRelErr), ErrorMetric::kOutRelErr, co);
+    proxy = exact_proxy_front(s, c, ErrorMetric::kOutRelErr);
+  }
+
+  Front search(const std::string& journal, const std::atomic<bool>* stop = nullptr) const {
+    ObjectiveOptions oo;
+    oo.tasks = calib;
+    oo.eval.batch = 2;
+    oo.eval.progress = false;
+    const ObjectiveEvaluator objective(model, tok, s, oo);
+    SearchOptions so;
+    so.population = 8;
+    so.generations = 1;
+    so.journal_path = journal;
+    return run_search(s, c, objective, proxy, so, stop, {{"test", "tiny"}});
+  }
+};
+
+std::vector<std::string> journal_lines(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("kvmix search spends its evaluations once each and resumes on the same path",
+          "[search][nsga2]") {
+  const TinySearch t;
+  REQUIRE(log10_search_space(t.c) > std::log10(16.0));  // room for 16 distinct configurations
+  test::TempDir dir;
+  const std::string full = dir.file("full.jsonl");
+  const Front f = t.search(full);
+  CHECK(f.complete);
+  CHECK(f.evaluations == 16);  // population x (1 + generations)
+  REQUIRE(f.hypervolume_curve.size() == 16);
+  for (size_t i = 1; i < f.hypervolume_curve.size(); ++i)
+    CHECK(f.hypervolume_curve[i] >= f.hypervolume_curve[i - 1]);
+  const auto lines = journal_lines(full);
+  REQUIRE(lines.size() == 1 + 16);  // header + one line per evaluation
+  std::set<std::string> configs;
+  for (size_t i = 1; i < lines.size(); ++i)
+    configs.insert(nlohmann::json::parse(lines[i]).at("layer_pairs").dump());
+  CHECK(configs.size() == 16);
+  for (size_t i = 9; i < lines.size(); ++i)
+    CHECK(nlohmann::json::parse(lines[i]).at("origin") == "refine");
+
+  // The same command again replays: nothing new is evaluated, the front is the same.
+  const Front again = t.search(full);
+  CHECK(journal_lines(full) == lines);
+  CHECK(again.hypervolume_curve == f.hypervolume_curve);
+
+  // Killed after 11 evaluations, in the middle of writing the 12th, then resumed.
+  const std::string cut = dir.file("cut.jsonl");
+  std::string text;
+  for (size_t i = 0; i < 12; ++i) text += lines[i] + "\n";
+  write_file_atomic(cut, text + lines[12].substr(0, 20));
+  const Front resumed = t.search(cut);
+  const auto after = journal_lines(cut);
+  REQUIRE(after.size() == lines.size());
+  for (size_t i = 1; i < lines.size(); ++i)
+    CHECK(nlohmann::json::parse(after[i]).at("layer_pairs") ==
+          nlohmann::json::parse(lines[i]).at("layer_pairs"));
+  CHECK(resumed.evaluations == 16);
+  CHECK(resumed.hypervolume_curve.back() == Approx(f.hypervolume_curve.back()).epsilon(1e-9));
+
+  // A stop request before the first new evaluation leaves the journal as it was.
+  const std::atomic<bool> stop{true};
+  const std::string stopped = dir.file("stopped.jsonl");
+  write_file_atomic(stopped, text);
+  const Front partial = t.search(stopped, &stop);
+  CHECK_FALSE(partial.complete);
+  CHECK(partial.evaluations == 11);
+  CHECK(journal_lines(stopped).size() == 12);
 }
