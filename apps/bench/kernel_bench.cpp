@@ -16,6 +16,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_args.h"
 #include "kernels/quant_kernels.h"
+#include "lib/cpu_threads.h"
 
 namespace kvmix::bench {
 
@@ -182,7 +183,7 @@ KernelBenchReport run_kernel_bench(const KernelBenchOptions& o) {
   KernelBenchReport rep;
   rep.options = o;
   rep.threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(rep.threads);  // also OpenMP's count, which the kernels use
+  set_cpu_threads(rep.threads);  // also OpenMP's count, which the kernels use
   omp_set_num_threads(rep.threads);
   if (o.warm_allocator) {
     mallopt(M_MMAP_MAX, 0);                // large blocks from the heap, not fresh mmaps

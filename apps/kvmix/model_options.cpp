@@ -1,11 +1,11 @@
 #include "apps/kvmix/model_options.h"
 
-#include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <thread>
 
+#include "lib/cpu_threads.h"
 #include "lib/error.h"
 #include "lib/paths.h"
 #include "models/loader.h"
@@ -24,7 +24,7 @@ void add_model_options(CLI::App* app, ModelOptions& o) {
 LoadedRuntime load_runtime(const ModelOptions& o) {
   // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores".
   const unsigned hw = std::thread::hardware_concurrency();
-  at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));
+  set_cpu_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));
   const std::string dir = o.model == "builtin" ? builtin_model_dir() : o.model;
   const at::ScalarType dtype = o.dtype == "bf16"   ? at::kBFloat16
                                : o.dtype == "fp16" ? at::kHalf

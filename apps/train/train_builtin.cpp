@@ -24,6 +24,7 @@
 #include "apps/train/builtin_vocab.h"
 #include "apps/train/training_stream.h"
 #include "lib/atomic_file.h"
+#include "lib/cpu_threads.h"
 #include "lib/error.h"
 #include "lib/json_file.h"
 #include "lib/full_kv_cache.h"
@@ -181,7 +182,7 @@ int64_t load_checkpoint(const TrainOptions& o, Model& m, torch::optim::AdamW& op
 }
 
 int run(const TrainOptions& o) {
-  at::set_num_threads(o.threads);
+  set_cpu_threads(o.threads);
   Model m;
   m.config = builtin_config();
   m.source = "built-in (training)";
