@@ -1,17 +1,18 @@
 #pragma once
-// Search on the real objective with NSGA-II (Deb et al. 2002) from pagmo2: one integer decision per
-// layer cluster (an index into the cluster's candidate pairs), objectives (true bytes per token,
-// calibration KL), configurations over the byte budget penalized out of the front.
+// Search on the real objective: one integer decision per layer cluster (an index into the cluster's
+// candidate pairs), objectives (true bytes per token, calibration KL), configurations over the
+// byte budget kept out of the front.
 //
 // Two methods share this code:
 //  - kvmix:   `population` points of the exact proxy front (search/dp_front.h) spread over the
-//             budget are evaluated first; then, one evaluation at a time, the proxy is corrected
-//             (each cluster's error reweighted to fit the KL measured so far) and the configuration
-//             whose predicted point would add the most hypervolume is evaluated next. NSGA-II is
+//             budget are evaluated first; then, one evaluation at a time, a corrected proxy (each
+//             cluster's profiled single-layer KL reweighted to fit the KL measured so far) picks
+//             the configuration whose predicted point would add the most hypervolume. NSGA-II is
 //             not run: the proxy already ranks configurations, what it lacks is calibration, and
 //             each measurement recalibrates it. The same number of full evaluations as the
 //             NSGA-II budget, population x (1 + generations);
-//  - kvtuner: KVTuner's recipe, a random initial population and many generations (the baseline).
+//  - kvtuner: KVTuner's recipe, NSGA-II (Deb et al. 2002, from pagmo2) from a random initial
+//             population over many generations (the baseline).
 // Every full evaluation goes through the journal (search/journal.h): resumable, never repeated.
 #include <atomic>
 #include <string>
@@ -28,7 +29,6 @@ struct SearchOptions {
   std::string method = "kvmix";        // "kvmix" (proxy-seeded) or "kvtuner" (random start)
   int64_t population = 8;              // a multiple of 4, at least 8 (pagmo's NSGA-II)
   int64_t generations = 2;
-  ErrorMetric metric = ErrorMetric::kOutRelErr;  // the proxy's per-cell error (kvmix method)
   uint64_t seed = 0;
   double budget_bytes_per_token = 0;   // 0: no budget
   std::string journal_path;

@@ -130,8 +130,8 @@ json journal_key(const Run& r, const TaskData& d, const std::string& data_finger
 }
 
 // Reads the finished results (keyed by journal_key(...).dump()) of the journal at `path`, creating
-// it with its header when missing. A line counts once its newline is on disk: an unterminated last
-// line (a kill mid-write) is cut off, so the next append starts on a line of its own.
+// it with its header when missing. A torn last line (a kill mid-write) is cut off by the shared
+// reader (lib/json_file.h), so its run is evaluated again.
 std::map<std::string, json> open_journal(const std::string& path, const json& identity) {
   const json header = {
       {"journal", kJournalSchema}, {"version", kJournalVersion}, {"study", identity}};

@@ -146,7 +146,6 @@ SearchStageResult search_stage(const LoadedRuntime& rt, const Sensitivity& s, co
   so.method = o.method;
   so.population = o.population;
   so.generations = o.generations;
-  so.metric = space.metric;
   so.seed = o.seed;
   // K and V elements of one token over all layers: bits per element -> bytes per token.
   const double elems = 2.0 * static_cast<double>(s.model.layers * s.model.kv_heads * s.model.head_dim);
