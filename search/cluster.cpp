@@ -87,6 +87,20 @@ double log10_search_space(const std::vector<std::vector<size_t>>& cands) {
   return s;
 }
 
+std::vector<std::vector<size_t>> all_choices(const Clustering& c) {
+  std::vector<std::vector<size_t>> out;
+  std::vector<size_t> idx(c.candidates.size(), 0);
+  while (true) {
+    std::vector<size_t> choice;
+    for (size_t k = 0; k < idx.size(); ++k) choice.push_back(c.candidates[k][idx[k]]);
+    out.push_back(std::move(choice));
+    size_t k = 0;
+    while (k < idx.size() && ++idx[k] == c.candidates[k].size()) idx[k++] = 0;
+    if (k == idx.size()) break;
+  }
+  return out;
+}
+
 std::vector<size_t> expand_choice(const Clustering& c, const std::vector<size_t>& per_cluster,
                                   size_t layers) {
   std::vector<size_t> out(layers, 0);

@@ -28,6 +28,10 @@ Clustering cluster_layers(const Sensitivity& s, const std::vector<std::vector<si
 double log10_search_space(const Clustering& c);
 double log10_search_space(const std::vector<std::vector<size_t>>& per_layer_candidates);
 
+// Every choice of one candidate pair per cluster (pair indices, one per cluster), the first cluster
+// varying fastest: the whole space, for callers that know it is small.
+std::vector<std::vector<size_t>> all_choices(const Clustering& c);
+
 // Per-layer pair indices from one pair index per cluster.
 std::vector<size_t> expand_choice(const Clustering& c, const std::vector<size_t>& per_cluster,
                                   size_t layers);

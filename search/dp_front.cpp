@@ -51,21 +51,15 @@ std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering
 
 std::vector<ProxyPoint> brute_force_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m) {
   std::vector<ProxyPoint> all;
-  std::vector<size_t> idx(c.layers.size(), 0);
-  while (true) {
+  for (auto& choice : all_choices(c)) {
     ProxyPoint q;
-    for (size_t k = 0; k < c.layers.size(); ++k) {
-      const size_t p = c.candidates[k][idx[k]];
+    for (size_t k = 0; k < c.layers.size(); ++k)
       for (size_t l : c.layers[k]) {
-        q.bytes += cell_bytes(s, l, p);
-        q.error += cell_error(s.cells[l][p], m);
+        q.bytes += cell_bytes(s, l, choice[k]);
+        q.error += cell_error(s.cells[l][choice[k]], m);
       }
-      q.choice.push_back(p);
-    }
-    all.push_back(q);
-    size_t k = 0;
-    while (k < idx.size() && ++idx[k] == c.candidates[k].size()) idx[k++] = 0;
-    if (k == idx.size()) break;
+    q.choice = std::move(choice);
+    all.push_back(std::move(q));
   }
   return keep_front(std::move(all));
 }

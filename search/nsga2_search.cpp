@@ -110,19 +110,7 @@ std::vector<double> cluster_features(const Sensitivity& s, const Clustering& c, 
 std::vector<std::vector<size_t>> refine_candidates(const Sensitivity& s, const Clustering& c,
                                                    ErrorMetric m, const std::vector<double>& w) {
   constexpr double kEnumerateLog10 = 5.0;
-  std::vector<std::vector<size_t>> out;
-  if (log10_search_space(c) <= kEnumerateLog10) {
-    std::vector<size_t> idx(c.layers.size(), 0);
-    while (true) {
-      std::vector<size_t> choice;
-      for (size_t k = 0; k < idx.size(); ++k) choice.push_back(c.candidates[k][idx[k]]);
-      out.push_back(std::move(choice));
-      size_t k = 0;
-      while (k < idx.size() && ++idx[k] == c.candidates[k].size()) idx[k++] = 0;
-      if (k == idx.size()) break;
-    }
-    return out;
-  }
+  if (log10_search_space(c) <= kEnumerateLog10) return all_choices(c);
   std::set<std::vector<size_t>> set;
   for (const auto& p : exact_proxy_front(s, c, m, w)) {
     set.insert(p.choice);

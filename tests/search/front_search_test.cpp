@@ -22,6 +22,7 @@
 #include "search/profile.h"
 #include "search/prune.h"
 #include "tests/models/random_model.h"
+#include "tests/search/byte_model.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;
@@ -177,8 +178,7 @@ TEST_CASE("cluster weight fit with fewer trials than clusters is the rescaled pr
 namespace {
 
 struct TinySearch {
-  Tokenizer tok = Tokenizer::from_file(
-      KVMIX_SOURCE_DIR "/tests/fixtures/tokenizer/byte_level_minimal/tokenizer.json");
+  const Tokenizer& tok = test::byte_tokenizer();
   Model model;
   Sensitivity s;
   Clustering c;
@@ -186,11 +186,7 @@ struct TinySearch {
   std::vector<TaskSpec> calib = {parse_task("arith", Split::kCalibration, 2)};
 
   TinySearch() {
-    auto cfg = test::tiny_config(false, false, 2);  // 3 layers, 2 KV heads
-    cfg.vocab_size = tok.vocab_size();
-    cfg.hidden_size = 128;
-    cfg.head_dim = 32;
-    model = test::random_model(cfg);
+    model = test::random_model(test::byte_model_config());
     ProfileOptions po;
     po.pairs.clear();
     for (const char* n : {"KV8", "K8V4", "KV4", "K4V2", "KV2"}) po.pairs.push_back(parse_pair(n));

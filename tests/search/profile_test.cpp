@@ -14,6 +14,7 @@
 #include "search/profile.h"
 #include "search/sensitivity.h"
 #include "tests/models/random_model.h"
+#include "tests/search/byte_model.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;
@@ -35,19 +36,8 @@ constexpr double kKv8KlMax = 2e-4;
 // A full-precision pair replays bit-identical computations; only summation order could differ.
 constexpr double kLosslessMax = 1e-9;
 
-const Tokenizer& byte_tokenizer() {
-  static const Tokenizer t =
-      Tokenizer::from_file(KVMIX_SOURCE_DIR "/tests/fixtures/tokenizer/byte_level_minimal/tokenizer.json");
-  return t;
-}
-
-ModelConfig profile_config() {
-  auto cfg = test::tiny_config(false, false, 2);  // 3 layers, 2 KV heads
-  cfg.vocab_size = byte_tokenizer().vocab_size();
-  cfg.hidden_size = 128;  // head_dim 32: KIVI's per-token value groups of 32 must divide it
-  cfg.head_dim = 32;
-  return cfg;
-}
+using test::byte_tokenizer;
+ModelConfig profile_config() { return test::byte_model_config(); }
 
 const std::vector<std::string> kPairNames = {"KV16", "KV8", "KV4", "KV2"};
 
