@@ -57,6 +57,12 @@ struct QuantCpuVariant {
 };
 std::vector<QuantCpuVariant> quant_cpu_variants();
 
+// The AVX-512 unpack+dequantize writes outputs of at least this many bytes with non-temporal
+// stores: well past two cores' L2 and a fair share of L3, so the consumer would not find them in
+// cache anyway, and skipping the read-for-ownership halves the memory traffic of a write-bound
+// kernel.
+constexpr int64_t kCpuStreamStoreBytes = int64_t{8} << 20;
+
 // CUDA versions (device pointers, asynchronous on `stream`, a cudaStream_t). `workspace` holds
 // quantize_workspace_bytes() bytes of device memory; the count of non-finite groups is written to
 // the device int64 at `bad_groups` (read it back after the stream synchronizes).

@@ -123,6 +123,58 @@ TEST_CASE("signed zeros and constant groups agree bit for bit with the reference
   check_against_reference_input(x, f, Backend::kCpu);
 }
 
+TEST_CASE("outputs large enough for streamed stores agree bit for bit with the reference",
+          "[kernels][codes]") {
+  // 16 MB in fp32 and 8 MB in bf16: both dequantized outputs reach the non-temporal store path.
+  const std::vector<int64_t> shape{4, 8192, 128};
+  REQUIRE(4 * 8192 * 128 * 2 >= kCpuStreamStoreBytes);
+  const QuantFormat f = GENERATE(uniform_format(2, QuantAxis::kPerChannel, 32),
+                                 uniform_format(4, QuantAxis::kPerToken, 32),
+                                 uniform_format(8, QuantAxis::kPerToken, 128, 0, true));
+  CAPTURE(format_name(f));
+  check_against_reference(f, shape, at::kFloat, Backend::kCpu, 4242);
+}
+
+TEST_CASE("a NaN or inf anywhere poisons exactly its group's scale, as in the reference",
+          "[kernels][codes]") {
+  // The AVX-512 kernels find non-finite input from the group's min and max (vrangeps keeps a
+  // NaN), not per element: every position of a group, first, last and middle lanes of a vector,
+  // must still be caught, and a finite group whose values sum past fp32 must not be.
+  const QuantFormat f = GENERATE(uniform_format(2, QuantAxis::kPerChannel, 32),
+                                 uniform_format(4, QuantAxis::kPerToken, 32),
+                                 uniform_format(4, QuantAxis::kPerToken, 64, 0, true),
+                                 uniform_format(8, QuantAxis::kPerChannel, 32, 0, true, ScaleDtype::kF32),
+                                 uniform_format(2, QuantAxis::kPerToken, 32, 0, false, ScaleDtype::kF32));
+  const at::ScalarType dtype = GENERATE(at::kFloat, at::kBFloat16);
+  CAPTURE(format_name(f), dtype);
+  const at::Tensor x = random_input({2, 64, 128}, 5, at::kFloat);
+  const std::vector<std::pair<int64_t, int64_t>> where{{0, 0}, {17, 5}, {31, 127}, {32, 64},
+                                                       {40, 15}, {63, 16}, {1, 31}, {50, 33}};
+  for (float bad : {NAN, INFINITY, -INFINITY, 3e38f}) {
+    for (const auto& [t, c] : where) {
+      CAPTURE(bad, t, c);
+      at::Tensor y = x.clone();
+      y[1][t][c] = bad;
+      if (bad == 3e38f) y[1].slice(0, 32, 64).slice(1, 64, 96).fill_(3e38f);  // finite, sums to inf
+      y = y.to(dtype).contiguous();
+      int64_t want_bad = 0;
+      const PackedTensor want = ref_quantize(y, f, &want_bad);
+      const ops::QuantInput in = ops::check_quant_input(y, f, "test");
+      for (const QuantCpuVariant& v : quant_cpu_variants()) {
+        CAPTURE(v.name);
+        PackedTensor p = packed_like(y, f);
+        const int64_t got_bad = v.quantize(f, in.layout, y.data_ptr(), in.type,
+                                           reinterpret_cast<uint32_t*>(p.codes.data_ptr<int32_t>()),
+                                           p.scales.data_ptr(), p.zeros.defined() ? p.zeros.data_ptr() : nullptr);
+        REQUIRE(got_bad == want_bad);
+        REQUIRE(bitwise_equal(p.scales, want.scales));  // the poisoned ones included
+        at::Tensor out = at::empty_like(y);
+        REQUIRE(v.fake_quant(f, in.layout, y.data_ptr(), in.type, out.data_ptr()) == want_bad);
+      }
+    }
+  }
+}
+
 TEST_CASE("empty inputs give empty outputs", "[kernels][codes]") {
   for (const QuantFormat& f : {uniform_format(4, QuantAxis::kPerChannel, 32),
                                uniform_format(2, QuantAxis::kPerToken, 32),
