@@ -4,7 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <malloc.h>
-#include <omp.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
@@ -22,9 +24,9 @@ namespace kvmix::bench {
 
 namespace {
 
-// Median wall time of `repeats` runs of f after one warm-up run.
+// Wall times of `repeats` runs of f after one warm-up run.
 template <class F>
-double median_seconds(int repeats, F&& f) {
+std::vector<double> timed_runs(int repeats, F&& f) {
   f();
   std::vector<double> t;
   for (int r = 0; r < repeats; ++r) {
@@ -32,14 +34,58 @@ double median_seconds(int repeats, F&& f) {
     f();
     t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  return t;
+}
+
+double median_of(std::vector<double> t) {
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+template <class F>
+double median_seconds(int repeats, F&& f) {
+  return median_of(timed_runs(repeats, f));
 }
 
 // STREAM's "scale" kernel (McCalpin): a[i] = s * b[i], bytes = read b + write a.
 void stream_scale(float* a, const float* b, int64_t n, float s) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) a[i] = s * b[i];
+}
+
+// The write ceiling of a dequantizer: n floats (a 64-byte aligned) written with non-temporal
+// stores, no read for ownership, as the kernels write large outputs: 64-byte stores where the CPU
+// has AVX-512 (16-byte ones write-combine measurably worse on two cores), else SSE2's.
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) void stream_fill_avx512(float* a, int64_t n, float s) {
+  const __m512 v = _mm512_set1_ps(s);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < n / 16; ++i) _mm512_stream_ps(a + 16 * i, v);
+    _mm_sfence();
+  }
+}
+#endif
+
+void stream_fill(float* a, int64_t n, float s) {
+  int64_t done = 0;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) {
+    stream_fill_avx512(a, n, s);
+    done = n / 16 * 16;
+  } else {
+    const __m128 v = _mm_set1_ps(s);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static) nowait
+      for (int64_t i = 0; i < n / 4; ++i) _mm_stream_ps(a + 4 * i, v);
+      _mm_sfence();
+    }
+    done = n / 4 * 4;
+  }
+#endif
+  for (int64_t i = done; i < n; ++i) a[i] = s;
 }
 
 // ---- the libtorch composite: what Python KV-quant code does --------------------------------------
@@ -92,8 +138,29 @@ at::Tensor torch_dequantize(const TorchPacked& p, int bits, bool per_channel, in
 
 // ---- one quantize/dequantize configuration ---------------------------------------------------------
 
-void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::ScalarType dtype,
-                 double stream_gbps, std::vector<BenchResult>& out) {
+// Bytes per second of quantize+pack over the first `tokens` tokens of head 0 (one contiguous
+// slice), each timing kCalls back-to-back calls so the slice stays in cache. (Not for the
+// dequantizers: their bound is writing the output, which the non-temporal fill row measures.)
+double in_cache_quantize_rate(const KernelBenchOptions& o, const QuantFormat& f, const at::Tensor& x,
+                          int64_t tokens) {
+  const at::Tensor xs = x.narrow(0, 0, 1).narrow(1, 0, tokens).contiguous();
+  const ops::QuantInput in = ops::check_quant_input(xs, f, "bench");
+  at::Tensor codes = at::empty(ops::codes_shape(f, in.layout, in.lead_shape), at::kInt);
+  at::Tensor scales = at::empty(ops::scales_shape(f, in.layout, in.lead_shape), at::kHalf);
+  at::Tensor zeros = at::empty_like(scales);
+  auto* cw = reinterpret_cast<uint32_t*>(codes.data_ptr<int32_t>());
+  const double bytes = static_cast<double>(xs.nbytes() + codes.nbytes() + scales.nbytes() + zeros.nbytes());
+  constexpr int kCalls = 64;
+  const double t = median_seconds(o.repeats, [&] {
+    for (int i = 0; i < kCalls; ++i)
+      quantize_pack_cpu(f, in.layout, xs.data_ptr(), in.type, cw, scales.data_ptr(), zeros.data_ptr());
+  });
+  return bytes * kCalls / t;
+}
+
+// Fills every field but ratio_to_stream and meets_target, which need the run's STREAM figure.
+void bench_quant(const KernelBenchOptions& o, int threads, bool per_channel, int bits,
+                 at::ScalarType dtype, std::vector<BenchResult>& out) {
   const QuantAxis axis = per_channel ? QuantAxis::kPerChannel : QuantAxis::kPerToken;
   const int64_t G = 32;
   const QuantFormat f = uniform_format(bits, axis, static_cast<int>(G));
@@ -118,6 +185,7 @@ void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::Sc
   const double td = median_seconds(o.repeats, [&] {
     unpack_dequantize_cpu(f, l, cw, scales.data_ptr(), zeros.data_ptr(), y.data_ptr(), in.type);
   });
+  const double cache_rate = in_cache_quantize_rate(o, f, x, std::min<int64_t>(o.tokens, int64_t{1024} * threads));
   TorchPacked tp;
   const double tq_torch = median_seconds(o.repeats, [&] { tp = torch_quantize(x, bits, per_channel, G); });
   const double td_torch = median_seconds(o.repeats, [&] {
@@ -133,11 +201,9 @@ void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::Sc
     r.seconds = dir == 0 ? tq : td;
     r.torch_seconds = dir == 0 ? tq_torch : td_torch;
     r.gbps = bytes / r.seconds / 1e9;
-    r.ratio_to_stream = r.gbps / stream_gbps;
+    r.in_cache_gbps = dir == 0 ? cache_rate / 1e9 : 0.0;
     r.speedup_vs_torch = r.torch_seconds / r.seconds;
     r.target = kTargetRatioToStream;
-    r.meets_target = r.ratio_to_stream >= kTargetRatioToStream &&
-                     r.speedup_vs_torch >= kTargetSpeedupVsTorchOps;
     out.push_back(r);
   }
 }
@@ -184,27 +250,48 @@ KernelBenchReport run_kernel_bench(const KernelBenchOptions& o) {
   rep.options = o;
   rep.threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
   set_cpu_threads(rep.threads);  // also OpenMP's count, which the kernels use
-  omp_set_num_threads(rep.threads);
   if (o.warm_allocator) {
     mallopt(M_MMAP_MAX, 0);                // large blocks from the heap, not fresh mmaps
     mallopt(M_TRIM_THRESHOLD, 1 << 30);    // and never handed back
   }
   const int64_t n = o.kv_heads * o.tokens * o.head_dim;
-  {
-    std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.0f);
-    BenchResult r;
-    r.kind = "stream";
-    r.name = fmt::format("STREAM scale, 2 x {} MB fp32", n * 4 / 1000000);
-    r.seconds = median_seconds(o.repeats, [&] { stream_scale(a.data(), b.data(), n, 3.0f); });
-    r.gbps = 2.0 * 4.0 * static_cast<double>(n) / r.seconds / 1e9;
-    r.ratio_to_stream = 1.0;
-    rep.stream_gbps = r.gbps;
-    rep.results.push_back(r);
-  }
+  // STREAM is sampled before every quantize/dequantize configuration and its median over all
+  // samples is the denominator: on a shared machine the bandwidth drifts by tens of percent over
+  // a run, and one early measurement made every ratio hostage to that moment.
+  at::Tensor ta = at::zeros({n}), tb = at::ones({n});  // 64-byte aligned
+  float *a = ta.data_ptr<float>(), *b = tb.data_ptr<float>();
+  std::vector<double> stream_times;
+  const auto sample_stream = [&] {
+    const std::vector<double> t = timed_runs(o.repeats, [&] { stream_scale(a, b, n, 3.0f); });
+    stream_times.insert(stream_times.end(), t.begin(), t.end());
+  };
+  sample_stream();
+  BenchResult fill;
+  fill.kind = "fill";
+  fill.name = fmt::format("non-temporal fill, {} MB fp32", n * 4 / 1000000);
+  fill.seconds = median_seconds(o.repeats, [&] { stream_fill(a, n, 2.0f); });
+  fill.gbps = 4.0 * static_cast<double>(n) / fill.seconds / 1e9;
+  std::vector<BenchResult> quant;
   for (bool per_channel : {true, false})
     for (int bits : {2, 4})
-      for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})
-        bench_quant(o, per_channel, bits, dtype, rep.stream_gbps, rep.results);
+      for (at::ScalarType dtype : {at::kFloat, at::kBFloat16}) {
+        sample_stream();
+        bench_quant(o, rep.threads, per_channel, bits, dtype, quant);
+      }
+  BenchResult stream;
+  stream.kind = "stream";
+  stream.name = fmt::format("STREAM scale, 2 x {} MB fp32 ({} runs)", n * 4 / 1000000, stream_times.size());
+  stream.seconds = median_of(stream_times);
+  stream.gbps = 2.0 * 4.0 * static_cast<double>(n) / stream.seconds / 1e9;
+  rep.stream_gbps = stream.gbps;
+  rep.results = {stream, fill};
+  rep.results.insert(rep.results.end(), quant.begin(), quant.end());
+  for (BenchResult& r : rep.results) {
+    r.ratio_to_stream = r.gbps / rep.stream_gbps;
+    if (r.kind == "quantize" || r.kind == "dequantize")
+      r.meets_target = r.ratio_to_stream >= kTargetRatioToStream &&
+                       r.speedup_vs_torch >= kTargetSpeedupVsTorchOps;
+  }
   for (int64_t T : o.attention_tokens)
     for (int bits : {4, 2}) bench_attention(o, T, bits, rep.results);
   return rep;
@@ -217,6 +304,10 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
     if (b.gbps > 0) {
       j["gbps"] = b.gbps;
       j["ratio_to_stream"] = b.ratio_to_stream;
+    }
+    if (b.in_cache_gbps > 0) {
+      j["in_cache_gbps"] = b.in_cache_gbps;
+      j["in_cache_ratio_to_stream"] = b.in_cache_gbps / r.stream_gbps;
     }
     if (b.torch_seconds > 0) {
       j["torch_seconds"] = b.torch_seconds;
@@ -247,21 +338,26 @@ std::string kernel_bench_table(const KernelBenchReport& r) {
   std::string s = fmt::format(
       "kvmix bench kernels: {} threads, median of {} runs, {} allocator, stream {:.1f} GB/s\n\n",
       r.threads, r.options.repeats, r.options.warm_allocator ? "warm" : "default", r.stream_gbps);
-  s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
-                   "libtorch", "speedup", "target");
+  s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
+                   "in-cache", "libtorch", "speedup", "target");
   for (const BenchResult& b : r.results) {
     const std::string gb = b.gbps > 0 ? fmt::format("{:.1f}", b.gbps) : "";
     const std::string ratio = b.gbps > 0 ? fmt::format("{:.2f}", b.ratio_to_stream) : "";
+    const std::string cache = b.in_cache_gbps > 0 ? fmt::format("{:.2f}", b.in_cache_gbps / r.stream_gbps) : "";
     const std::string torch = b.torch_seconds > 0 ? fmt::format("{:.2f} ms", b.torch_seconds * 1e3) : "";
     const std::string speed = b.torch_seconds > 0 ? fmt::format("{:.1f}x", b.speedup_vs_torch) : "";
     const std::string target = b.target > 0 ? (b.meets_target ? "met" : "MISSED") : "";
-    s += fmt::format("{:<58} {:>7.2f} ms {:>8} {:>8} {:>11} {:>8}  {}\n", b.name, b.seconds * 1e3, gb,
-                     ratio, torch, speed, target);
+    s += fmt::format("{:<58} {:>7.2f} ms {:>8} {:>8} {:>8} {:>11} {:>8}  {}\n", b.name, b.seconds * 1e3, gb,
+                     ratio, cache, torch, speed, target);
   }
   s += fmt::format("\ntargets: quantize/dequantize >= {:.1f}x stream and >= {:.0f}x the libtorch "
                    "composite; 4-bit attention >= {:.0f}x libtorch fp32 at {} tokens\n",
                    kTargetRatioToStream, kTargetSpeedupVsTorchOps, kTargetAttentionSpeedup,
                    kTargetAttentionTokens);
+  s += "in-cache: quantize+pack over 1,024 tokens per thread (inside L2, no DRAM traffic), as a "
+       "multiple of stream;\n  below the target ratio, the arithmetic alone cannot reach it at this "
+       "thread count.\nnon-temporal fill: writing the fp32 tensor and nothing else, the floor under "
+       "an fp32 unpack+dequantize\n";
   return s;
 }
 

@@ -7,6 +7,11 @@
 //     (per-token, G = 32) at 2 and 4 bits, fp32 and bf16 input, in GB/s counting bytes read and
 //     written, against the same work written as a composite of libtorch ops (min, max, round,
 //     clamp, shifts), the way Python KV-quant code does it;
+//     Each quantize+pack figure also has an in-cache rate: the same kernel over a slice of 1,024
+//     tokens per thread (512 KB of fp32 input per core, inside L2), so no DRAM traffic: the
+//     kernel's arithmetic throughput. Where that alone is below the target ratio, the kernel is
+//     compute-bound at this thread count and no memory-side change can meet the target. A
+//     non-temporal fill of the fp32 tensor is the floor under an unpack+dequantize's time;
 //   - fused decode attention over packed 4- and 2-bit K/V against libtorch attention
 //     (matmul, softmax, matmul) over fp32 K and V, at several context lengths.
 // Each figure is the median of `repeats` timed runs after one warm-up run. The library measures
@@ -36,10 +41,11 @@ struct KernelBenchOptions {
 // One measured figure. Bandwidth rows fill gbps and ratio_to_stream; attention rows leave them 0.
 struct BenchResult {
   std::string name;
-  std::string kind;            // "stream", "quantize", "dequantize", "attention"
+  std::string kind;            // "stream", "fill", "quantize", "dequantize", "attention"
   double seconds = 0;          // median
   double gbps = 0;             // (bytes read + bytes written) / seconds / 1e9
   double ratio_to_stream = 0;  // gbps / stream gbps
+  double in_cache_gbps = 0;    // the same bytes per second over an L2-resident slice (0: none)
   double torch_seconds = 0;    // the libtorch baseline's median (0 for stream)
   double speedup_vs_torch = 0; // torch_seconds / seconds
   double target = 0;           // the ratio or speedup this row is held to (0: none)
