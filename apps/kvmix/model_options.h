@@ -24,6 +24,8 @@ struct LoadedRuntime {
 
 // Loads the model and its tokenizer.json; errors name the folder and file.
 LoadedRuntime load_runtime(const ModelOptions& o);
+// The model alone (no tokenizer.json needed), with the thread count applied as load_runtime does.
+Model load_model_only(const ModelOptions& o);
 
 // Splits "a,b,c" (CLI11 already splits repeated flags; this handles commas inside one value).
 std::vector<std::string> split_list(const std::vector<std::string>& items);
