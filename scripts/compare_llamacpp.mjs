@@ -170,6 +170,28 @@ function permuteRows(t, heads) {
   return { shape: t.shape, data: out };
 }
 
+// Llama 3.1's RoPE scaling, as convert_hf_to_gguf.py hands it to llama.cpp: one divisor per
+// frequency pair (1 for short wavelengths, `factor` for long ones, a smooth blend between), stored
+// as the rope_freqs tensor. kvmix implements the same rule from the paper's definition in C++
+// (models/rope.cpp); this is a second, separate implementation of it.
+function llama3RopeFactors(c) {
+  const rs = c.rope_scaling, dim = c.head_dim, base = c.rope_theta;
+  const old = rs.original_max_position_embeddings;
+  const lowWavelen = old / rs.low_freq_factor, highWavelen = old / rs.high_freq_factor;
+  const out = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; ++i) {
+    const freq = 1 / Math.pow(base, (2 * i) / dim);
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = rs.factor;
+    else {
+      const smooth = (old / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
+      out[i] = 1 / ((1 - smooth) / rs.factor + smooth);
+    }
+  }
+  return { shape: [dim / 2], data: out };
+}
+
 function writeGguf(file, c, weights) {
   const arch = c.model_type;  // "llama" or "qwen2"
   const llama = arch === "llama";
@@ -195,6 +217,8 @@ function writeGguf(file, c, weights) {
   }
   add("output_norm.weight", "model.norm.weight");
   if (!c.tie_word_embeddings) add("output.weight", "lm_head.weight");
+  const rs = c.rope_scaling;
+  if (rs && rs.rope_type === "llama3") tensors.push(["rope_freqs.weight", llama3RopeFactors(c)]);
 
   const bytes = byteTokens();
   const vocab = [];
@@ -261,6 +285,12 @@ function config(overrides) {
 const CASES = [
   { name: "llama-gqa", what: "LlamaForCausalLM, 4 query heads sharing 2 KV heads, untied LM head",
     config: config({}), seed: 11 },
+  { name: "llama3-rope-scaling", what: "LlamaForCausalLM with Llama 3.1 RoPE scaling (factor 8, original context 64: " +
+          "all three frequency regimes at head_dim 16)",
+    config: config({ rope_scaling: { rope_type: "llama3", factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0,
+                                     original_max_position_embeddings: 64 },
+                     rope_theta: 10000.0 }),
+    seed: 13 },
   { name: "qwen2-bias-tied", what: "Qwen2ForCausalLM, q/k/v biases, tied embeddings, rope_theta 1e6",
     config: config({ architectures: ["Qwen2ForCausalLM"], model_type: "qwen2", attention_bias: true,
                      tie_word_embeddings: true, rope_theta: 1000000.0, num_key_value_heads: 1,
