@@ -15,6 +15,9 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "apps/bench/bench_timing.h"
+#include "apps/bench/kernel_bench_cuda.h"
+#include "apps/bench/torch_composite.h"
 #include "kernels/ops.h"
 #include "kernels/ops_args.h"
 #include "kernels/quant_kernels.h"
@@ -23,29 +26,6 @@
 namespace kvmix::bench {
 
 namespace {
-
-// Wall times of `repeats` runs of f after one warm-up run.
-template <class F>
-std::vector<double> timed_runs(int repeats, F&& f) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return t;
-}
-
-double median_of(std::vector<double> t) {
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-template <class F>
-double median_seconds(int repeats, F&& f) {
-  return median_of(timed_runs(repeats, f));
-}
 
 // STREAM's "scale" kernel (McCalpin): a[i] = s * b[i], bytes = read b + write a.
 void stream_scale(float* a, const float* b, int64_t n, float s) {
@@ -86,54 +66,6 @@ void stream_fill(float* a, int64_t n, float s) {
   }
 #endif
   for (int64_t i = done; i < n; ++i) a[i] = s;
-}
-
-// ---- the libtorch composite: what Python KV-quant code does --------------------------------------
-// KIVI's PyTorch path (arXiv 2402.02750, github.com/jy-yuan/KIVI quant/new_pack.py): min and max
-// per group, fp16 scale and zero, codes = clamp(round((x - min)/scale)) as int32, packed by
-// OR-ing each code position shifted into place; groups of G along tokens (keys) or channels
-// (values). In-place ops where Python code would use them.
-
-struct TorchPacked {
-  at::Tensor words, scale, zero;
-};
-
-// Groups of x [H, T, D] along the reduced dim `gdim` of the grouped view.
-at::Tensor grouped_view(const at::Tensor& x, bool per_channel, int64_t G) {
-  const int64_t H = x.size(0), T = x.size(1), D = x.size(2);
-  return per_channel ? x.view({H, T / G, G, D}) : x.view({H, T, D / G, G});
-}
-
-TorchPacked torch_quantize(const at::Tensor& x, int bits, bool per_channel, int64_t G) {
-  const int64_t C = 32 / bits, gdim = per_channel ? 2 : 3;
-  const double levels = (1 << bits) - 1;
-  const at::Tensor xg = grouped_view(x.to(at::kFloat), per_channel, G);
-  TorchPacked p;
-  const at::Tensor mn = at::amin(xg, gdim, true), mx = at::amax(xg, gdim, true);
-  p.scale = ((mx - mn) / levels).to(at::kHalf);
-  p.zero = mn.to(at::kHalf);
-  const at::Tensor q = (xg - p.zero.to(at::kFloat)).div_(p.scale.to(at::kFloat)).round_().clamp_(0, levels).to(at::kInt);
-  // split the group dim into [W, C] and OR the C code positions into one word each
-  std::vector<int64_t> shape = q.sizes().vec();
-  shape[gdim] = G / C;
-  shape.insert(shape.begin() + gdim + 1, C);
-  const at::Tensor qs = q.view(shape);
-  p.words = qs.select(gdim + 1, 0).clone();
-  for (int64_t j = 1; j < C; ++j) p.words.bitwise_or_(at::bitwise_left_shift(qs.select(gdim + 1, j), bits * j));
-  return p;
-}
-
-at::Tensor torch_dequantize(const TorchPacked& p, int bits, bool per_channel, int64_t G,
-                            at::IntArrayRef shape, at::ScalarType dtype) {
-  const int64_t C = 32 / bits, gdim = per_channel ? 2 : 3;
-  std::vector<int64_t> sh(p.words.dim() + 1, 1);
-  sh[gdim + 1] = C;
-  const at::Tensor shifts = (at::arange(C, at::kInt) * bits).view(sh);
-  const at::Tensor q = at::bitwise_right_shift(p.words.unsqueeze(gdim + 1), shifts).bitwise_and_((1 << bits) - 1);
-  std::vector<int64_t> gshape = p.words.sizes().vec();
-  gshape[gdim] = G;
-  const at::Tensor x = q.view(gshape).to(at::kFloat).mul_(p.scale.to(at::kFloat)).add_(p.zero.to(at::kFloat));
-  return x.view(shape).to(dtype);
 }
 
 // ---- one quantize/dequantize configuration ---------------------------------------------------------
@@ -246,6 +178,7 @@ void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, std::vect
 }  // namespace
 
 KernelBenchReport run_kernel_bench(const KernelBenchOptions& o) {
+  if (o.device == "cuda") return run_kernel_bench_cuda(o);
   KernelBenchReport rep;
   rep.options = o;
   rep.threads = o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -320,6 +253,7 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
   const nlohmann::json out = {
       {"schema", "kvmix.bench.kernels"},
       {"version", 1},
+      {"device", r.device},
       {"threads", r.threads},
       {"allocator", o.warm_allocator ? "warm (glibc: no mmap, no trim)" : "default glibc"},
       {"seed", o.seed},
@@ -335,9 +269,12 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
 }
 
 std::string kernel_bench_table(const KernelBenchReport& r) {
-  std::string s = fmt::format(
-      "kvmix bench kernels: {} threads, median of {} runs, {} allocator, stream {:.1f} GB/s\n\n",
-      r.threads, r.options.repeats, r.options.warm_allocator ? "warm" : "default", r.stream_gbps);
+  std::string s =
+      r.device == "cpu"
+          ? fmt::format("kvmix bench kernels: {} threads, median of {} runs, {} allocator, stream {:.1f} GB/s\n\n",
+                        r.threads, r.options.repeats, r.options.warm_allocator ? "warm" : "default", r.stream_gbps)
+          : fmt::format("kvmix bench kernels: {}, median of {} runs, stream {:.1f} GB/s\n\n", r.device,
+                        r.options.repeats, r.stream_gbps);
   s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
                    "in-cache", "libtorch", "speedup", "target");
   for (const BenchResult& b : r.results) {
@@ -354,7 +291,8 @@ std::string kernel_bench_table(const KernelBenchReport& r) {
                    "composite; 4-bit attention >= {:.0f}x libtorch fp32 at {} tokens\n",
                    kTargetRatioToStream, kTargetSpeedupVsTorchOps, kTargetAttentionSpeedup,
                    kTargetAttentionTokens);
-  s += "in-cache: quantize+pack over 1,024 tokens per thread (inside L2, no DRAM traffic), as a "
+  if (r.device == "cpu")
+    s += "in-cache: quantize+pack over 1,024 tokens per thread (inside L2, no DRAM traffic), as a "
        "multiple of stream;\n  below the target ratio, the arithmetic alone cannot reach it at this "
        "thread count.\nnon-temporal fill: writing the fp32 tensor and nothing else, the floor under "
        "an fp32 unpack+dequantize\n";

@@ -36,6 +36,10 @@ struct KernelBenchOptions {
   // allocates its output does not pay first-touch page faults on every call: the baseline is
   // measured at its best. False measures the allocator as a fresh process has it.
   bool warm_allocator = true;
+  // "cpu", or "cuda": the same figures on the current GPU (kernel_bench_cuda.h); a GPU needs a
+  // larger tensor than the CPU default for its figures to be more than launch overhead (for
+  // example --tokens 131072).
+  std::string device = "cpu";
 };
 
 // One measured figure. Bandwidth rows fill gbps and ratio_to_stream; attention rows leave them 0.
@@ -54,6 +58,7 @@ struct BenchResult {
 
 struct KernelBenchReport {
   KernelBenchOptions options;
+  std::string device = "cpu";
   int threads = 0;            // OpenMP threads the kernels and libtorch used
   double stream_gbps = 0;
   std::vector<BenchResult> results;

@@ -36,6 +36,8 @@ Command setup_bench_kernels(CLI::App& parent) {
   sub->add_option("--seed", o->bench.seed, "Seed of the random inputs")->capture_default_str();
   sub->add_option("--threads", o->bench.threads, "Threads for kvmix and libtorch (0: every CPU)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--device", o->bench.device, "cpu, or cuda (needs a libtorch with CUDA and a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub->add_flag("--cold-allocator", o->cold_allocator,
                 "Let glibc return freed memory (libtorch ops then pay page faults on every call)");
   return {sub, [o] { return run_bench_kernels(*o); }};

@@ -1,0 +1,142 @@
+#include "apps/bench/kernel_bench_cuda.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/fmt/fmt.h>
+
+#include <cmath>
+
+#include "apps/bench/bench_timing.h"
+#include "apps/bench/torch_composite.h"
+#include "kernels/ops.h"
+#include "lib/error.h"
+
+namespace kvmix::bench {
+
+namespace {
+
+// GPU work is asynchronous: a figure times kInner calls followed by one synchronization (a
+// one-element copy to the host on the same stream) and divides by kInner, so one host round trip
+// is spread over many calls. The kvmix ops themselves read back their non-finite count, one
+// round trip per call, which their figures include: it is what a caller of the op pays.
+constexpr int kInner = 20;
+
+template <class F>
+double device_seconds(int repeats, const at::Tensor& probe, F&& f) {
+  return median_seconds(repeats, [&] {
+           for (int i = 0; i < kInner; ++i) f();
+           (void)probe.item<float>();
+         }) / kInner;
+}
+
+at::Tensor random_on(at::IntArrayRef shape, uint64_t seed, at::ScalarType dtype) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return at::randn(shape, gen).to(dtype).to(at::kCUDA).contiguous();
+}
+
+void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::ScalarType dtype,
+                 const at::Tensor& probe, std::vector<BenchResult>& out) {
+  const QuantAxis axis = per_channel ? QuantAxis::kPerChannel : QuantAxis::kPerToken;
+  const int64_t G = 32;
+  const QuantFormat f = uniform_format(bits, axis, static_cast<int>(G));
+  const at::Tensor x = random_on({o.kv_heads, o.tokens, o.head_dim}, o.seed, dtype);
+  PackedTensor p = quantize_pack(x, f);
+  const double bytes = static_cast<double>(x.nbytes() + p.codes.nbytes() + p.scales.nbytes() +
+                                           (p.zeros.defined() ? p.zeros.nbytes() : 0));
+  const double tq = device_seconds(o.repeats, probe, [&] { p = quantize_pack(x, f); });
+  const double td = device_seconds(o.repeats, probe, [&] { (void)unpack_dequantize(p, f, dtype); });
+  TorchPacked tp;
+  const double tq_torch = device_seconds(o.repeats, probe, [&] { tp = torch_quantize(x, bits, per_channel, G); });
+  const double td_torch = device_seconds(o.repeats, probe, [&] {
+    (void)torch_dequantize(tp, bits, per_channel, G, x.sizes(), dtype);
+  });
+  const std::string what = fmt::format("{} u{} g{} {}", per_channel ? "keys (per-channel)" : "values (per-token)",
+                                        bits, G, dtype == at::kFloat ? "fp32" : "bf16");
+  for (int dir = 0; dir < 2; ++dir) {
+    BenchResult r;
+    r.kind = dir == 0 ? "quantize" : "dequantize";
+    r.name = fmt::format("{} {}", dir == 0 ? "quantize+pack" : "unpack+dequantize", what);
+    r.seconds = dir == 0 ? tq : td;
+    r.torch_seconds = dir == 0 ? tq_torch : td_torch;
+    r.gbps = bytes / r.seconds / 1e9;
+    r.speedup_vs_torch = r.torch_seconds / r.seconds;
+    r.target = kTargetRatioToStream;
+    out.push_back(r);
+  }
+}
+
+void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, const at::Tensor& probe,
+                     std::vector<BenchResult>& out) {
+  const int64_t B = 1, Hkv = o.kv_heads, Hq = o.q_heads, D = o.head_dim, g = Hq / Hkv;
+  const at::Tensor k = random_on({B, Hkv, T, D}, o.seed + T, at::kFloat);
+  const at::Tensor v = random_on({B, Hkv, T, D}, o.seed + T + 1, at::kFloat);
+  const at::Tensor q = random_on({B, Hq, D}, o.seed + T + 2, at::kFloat);
+  const QuantFormat kf = uniform_format(bits, QuantAxis::kPerChannel, 32, 32);
+  const QuantFormat vf = uniform_format(bits, QuantAxis::kPerToken, 32, 32);
+  const int64_t tk = T - residual_tokens(kf, T), tv = T - residual_tokens(vf, T);
+  const PackedTensor kp = quantize_pack(k.slice(2, 0, tk).contiguous(), kf);
+  const PackedTensor vp = quantize_pack(v.slice(2, 0, tv).contiguous(), vf);
+  const at::Tensor kr = k.slice(2, tk).contiguous(), vr = v.slice(2, tv).contiguous();
+  const double seconds = device_seconds(o.repeats, probe, [&] {
+    (void)decode_attention(q, kp, kf, kr, vp, vf, vr, at::Tensor());
+  });
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  const double torch_seconds = device_seconds(o.repeats, probe, [&] {
+    const at::Tensor s = at::matmul(q.view({B, Hkv, g, D}), k.transpose(2, 3)) * scale;
+    (void)at::matmul(at::softmax(s, -1), v).view({B, Hq, D});
+  });
+  BenchResult r;
+  r.kind = "attention";
+  r.name = fmt::format("decode attention u{} K/V (KIVI g32 r32) {} tokens", bits, T);
+  r.seconds = seconds;
+  r.torch_seconds = torch_seconds;
+  r.speedup_vs_torch = torch_seconds / seconds;
+  if (bits == 4 && T == kTargetAttentionTokens) {
+    r.target = kTargetAttentionSpeedup;
+    r.meets_target = r.speedup_vs_torch >= kTargetAttentionSpeedup;
+  }
+  out.push_back(r);
+}
+
+}  // namespace
+
+KernelBenchReport run_kernel_bench_cuda(const KernelBenchOptions& o) {
+  if (!at::hasCUDA())
+    throw Error("bench kernels --device cuda: this kvmix's libtorch has no CUDA, or no GPU is visible "
+                "(build against a CUDA libtorch, e.g. the one a pip torch wheel ships)");
+  KernelBenchReport rep;
+  rep.options = o;
+  rep.device = "cuda";
+  const at::Tensor probe = at::zeros({1}, at::TensorOptions().device(at::kCUDA));
+  const int64_t n = o.kv_heads * o.tokens * o.head_dim;
+  at::Tensor a = at::zeros({n}, probe.options());
+  const at::Tensor b = at::ones({n}, probe.options());
+  const at::Tensor three = at::scalar_tensor(3.0, probe.options());
+  BenchResult stream;
+  stream.kind = "stream";
+  stream.name = fmt::format("STREAM scale, 2 x {} MB fp32", n * 4 / 1000000);
+  stream.seconds = device_seconds(o.repeats, probe, [&] { at::mul_out(a, b, three); });
+  stream.gbps = 2.0 * 4.0 * static_cast<double>(n) / stream.seconds / 1e9;
+  rep.stream_gbps = stream.gbps;
+  BenchResult fill;
+  fill.kind = "fill";
+  fill.name = fmt::format("fill, {} MB fp32", n * 4 / 1000000);
+  fill.seconds = device_seconds(o.repeats, probe, [&] { a.fill_(2.0); });
+  fill.gbps = 4.0 * static_cast<double>(n) / fill.seconds / 1e9;
+  rep.results = {stream, fill};
+  for (bool per_channel : {true, false})
+    for (int bits : {2, 4})
+      for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})
+        bench_quant(o, per_channel, bits, dtype, probe, rep.results);
+  for (BenchResult& r : rep.results) {
+    r.ratio_to_stream = r.gbps / rep.stream_gbps;
+    if (r.kind == "quantize" || r.kind == "dequantize")
+      r.meets_target = r.ratio_to_stream >= kTargetRatioToStream &&
+                       r.speedup_vs_torch >= kTargetSpeedupVsTorchOps;
+  }
+  for (int64_t T : o.attention_tokens)
+    for (int bits : {4, 2}) bench_attention(o, T, bits, probe, rep.results);
+  return rep;
+}
+
+}  // namespace kvmix::bench
