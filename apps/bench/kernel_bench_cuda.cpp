@@ -4,9 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/fmt/fmt.h>
 
-#include <cmath>
 
 #include "apps/bench/bench_timing.h"
+#include "apps/bench/kernel_bench_rows.h"
 #include "apps/bench/torch_composite.h"
 #include "kernels/ops.h"
 #include "lib/error.h"
@@ -50,52 +50,15 @@ void bench_quant(const KernelBenchOptions& o, bool per_channel, int bits, at::Sc
   const double td_torch = device_seconds(o.repeats, probe, [&] {
     (void)torch_dequantize(tp, bits, per_channel, G, x.sizes(), dtype);
   });
-  const std::string what = fmt::format("{} u{} g{} {}", per_channel ? "keys (per-channel)" : "values (per-token)",
-                                        bits, G, dtype == at::kFloat ? "fp32" : "bf16");
-  for (int dir = 0; dir < 2; ++dir) {
-    BenchResult r;
-    r.kind = dir == 0 ? "quantize" : "dequantize";
-    r.name = fmt::format("{} {}", dir == 0 ? "quantize+pack" : "unpack+dequantize", what);
-    r.seconds = dir == 0 ? tq : td;
-    r.torch_seconds = dir == 0 ? tq_torch : td_torch;
-    r.gbps = bytes / r.seconds / 1e9;
-    r.speedup_vs_torch = r.torch_seconds / r.seconds;
-    r.target = kTargetRatioToStream;
-    out.push_back(r);
-  }
+  push_quant_rows(per_channel, bits, G, dtype, bytes, tq, td, tq_torch, td_torch, 0.0, out);
 }
 
 void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, const at::Tensor& probe,
                      std::vector<BenchResult>& out) {
-  const int64_t B = 1, Hkv = o.kv_heads, Hq = o.q_heads, D = o.head_dim, g = Hq / Hkv;
-  const at::Tensor k = random_on({B, Hkv, T, D}, o.seed + T, at::kFloat);
-  const at::Tensor v = random_on({B, Hkv, T, D}, o.seed + T + 1, at::kFloat);
-  const at::Tensor q = random_on({B, Hq, D}, o.seed + T + 2, at::kFloat);
-  const QuantFormat kf = uniform_format(bits, QuantAxis::kPerChannel, 32, 32);
-  const QuantFormat vf = uniform_format(bits, QuantAxis::kPerToken, 32, 32);
-  const int64_t tk = T - residual_tokens(kf, T), tv = T - residual_tokens(vf, T);
-  const PackedTensor kp = quantize_pack(k.slice(2, 0, tk).contiguous(), kf);
-  const PackedTensor vp = quantize_pack(v.slice(2, 0, tv).contiguous(), vf);
-  const at::Tensor kr = k.slice(2, tk).contiguous(), vr = v.slice(2, tv).contiguous();
-  const double seconds = device_seconds(o.repeats, probe, [&] {
-    (void)decode_attention(q, kp, kf, kr, vp, vf, vr, at::Tensor());
-  });
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  const double torch_seconds = device_seconds(o.repeats, probe, [&] {
-    const at::Tensor s = at::matmul(q.view({B, Hkv, g, D}), k.transpose(2, 3)) * scale;
-    (void)at::matmul(at::softmax(s, -1), v).view({B, Hq, D});
-  });
-  BenchResult r;
-  r.kind = "attention";
-  r.name = fmt::format("decode attention u{} K/V (KIVI g32 r32) {} tokens", bits, T);
-  r.seconds = seconds;
-  r.torch_seconds = torch_seconds;
-  r.speedup_vs_torch = torch_seconds / seconds;
-  if (bits == 4 && T == kTargetAttentionTokens) {
-    r.target = kTargetAttentionSpeedup;
-    r.meets_target = r.speedup_vs_torch >= kTargetAttentionSpeedup;
-  }
-  out.push_back(r);
+  const AttentionInputs in = attention_inputs(o, T, bits, at::kCUDA);
+  const double seconds = device_seconds(o.repeats, probe, [&] { (void)fused_attention(in); });
+  const double torch_seconds = device_seconds(o.repeats, probe, [&] { (void)torch_attention(in); });
+  out.push_back(attention_row(T, bits, seconds, torch_seconds));
 }
 
 }  // namespace
@@ -128,12 +91,7 @@ KernelBenchReport run_kernel_bench_cuda(const KernelBenchOptions& o) {
     for (int bits : {2, 4})
       for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})
         bench_quant(o, per_channel, bits, dtype, probe, rep.results);
-  for (BenchResult& r : rep.results) {
-    r.ratio_to_stream = r.gbps / rep.stream_gbps;
-    if (r.kind == "quantize" || r.kind == "dequantize")
-      r.meets_target = r.ratio_to_stream >= kTargetRatioToStream &&
-                       r.speedup_vs_torch >= kTargetSpeedupVsTorchOps;
-  }
+  finish_ratios(rep);
   for (int64_t T : o.attention_tokens)
     for (int bits : {4, 2}) bench_attention(o, T, bits, probe, rep.results);
   return rep;
