@@ -36,8 +36,11 @@ namespace {
 constexpr int kL = 16;                // fp32 lanes
 constexpr int64_t kTokenBlock = 64;   // per-token groups per parameter batch (4 x 16 lanes)
 constexpr int64_t kTokenItem = 256;   // per-token groups per OpenMP work item
-// Work is handed out dynamically (chunks of ~64-128 KB of input), so a thread the OS preempts on
-// a shared machine does not hold back the whole call.
+// Work is handed out dynamically, in chunks of 8 per-token items or 32 per-channel token groups
+// (256-512 KB of fp32 input): small enough that a thread the OS preempts on a shared machine does
+// not hold back the whole call (a 67 MB tensor is over a hundred chunks), large enough that the
+// next tile a thread prefetches is nearly always its own. Chunks of 64-128 KB measured 10-20%
+// slower.
 
 // ---- loads and stores of 16 elements in the model dtype --------------------------------------------
 
@@ -487,7 +490,7 @@ int64_t quantize_tt(const QuantFormat& f, const PackedLayout& l, const void* x, 
   int64_t bad = 0;
   if (f.axis == QuantAxis::kPerToken) {
     const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
-#pragma omp parallel for schedule(dynamic, 2) reduction(+ : bad)
+#pragma omp parallel for schedule(dynamic, 8) reduction(+ : bad)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
       bad += token_quantize_range<F, B, T, kFake>(f, l, x, g0, g1, codes, scales, zeros, fake_out);
@@ -498,7 +501,7 @@ int64_t quantize_tt(const QuantFormat& f, const PackedLayout& l, const void* x, 
 #pragma omp parallel reduction(+ : bad)
   {
     Scratch sc;
-#pragma omp for schedule(dynamic, 8)
+#pragma omp for schedule(dynamic, 32)
     for (int64_t item = 0; item < items; ++item) {
       const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
       const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
@@ -555,7 +558,7 @@ void dequantize_tt(const QuantFormat& f, const PackedLayout& l, const uint32_t* 
     const int64_t groups = l.groups(), items = (groups + kTokenItem - 1) / kTokenItem;
 #pragma omp parallel
     {
-#pragma omp for schedule(dynamic, 2) nowait
+#pragma omp for schedule(dynamic, 8) nowait
       for (int64_t it = 0; it < items; ++it) {
         const int64_t g0 = it * kTokenItem, g1 = g0 + kTokenItem < groups ? g0 + kTokenItem : groups;
         token_dequantize_range<B, kSym, T, kStream>(f, l, codes, scales, zeros, out, g0, g1);
@@ -568,7 +571,7 @@ void dequantize_tt(const QuantFormat& f, const PackedLayout& l, const uint32_t* 
 #pragma omp parallel
   {
     Scratch sc;
-#pragma omp for schedule(dynamic, 8) nowait
+#pragma omp for schedule(dynamic, 32) nowait
     for (int64_t item = 0; item < items; ++item) {
       const int64_t n = item / l.rows, r = item % l.rows, t0 = r * l.group;
       const int64_t cnt = l.tokens - t0 < l.group ? l.tokens - t0 : l.group;
