@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 #include <malloc.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -10,8 +9,6 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -71,24 +68,39 @@ void stream_fill(float* a, int64_t n, float s) {
 
 // ---- one quantize/dequantize configuration ---------------------------------------------------------
 
+// A tensor checked for a format, with its packed outputs preallocated (the figures are the
+// kernels', not the allocator's) and the bytes one quantize+pack reads and writes.
+struct QuantBuffers {
+  ops::QuantInput in;
+  at::Tensor codes, scales, zeros;
+  uint32_t* words = nullptr;
+  double bytes = 0;
+};
+
+QuantBuffers quant_buffers(const at::Tensor& x, const QuantFormat& f) {
+  QuantBuffers b;
+  b.in = ops::check_quant_input(x, f, "bench");
+  b.codes = at::empty(ops::codes_shape(f, b.in.layout, b.in.lead_shape), at::kInt);
+  b.scales = at::empty(ops::scales_shape(f, b.in.layout, b.in.lead_shape), at::kHalf);
+  b.zeros = at::empty_like(b.scales);
+  b.words = reinterpret_cast<uint32_t*>(b.codes.data_ptr<int32_t>());
+  b.bytes = static_cast<double>(x.nbytes() + b.codes.nbytes() + b.scales.nbytes() + b.zeros.nbytes());
+  return b;
+}
+
 // Bytes per second of quantize+pack over the first `tokens` tokens of head 0 (one contiguous
 // slice), each timing kCalls back-to-back calls so the slice stays in cache. (Not for the
 // dequantizers: their bound is writing the output, which the non-temporal fill row measures.)
 double in_cache_quantize_rate(const KernelBenchOptions& o, const QuantFormat& f, const at::Tensor& x,
-                          int64_t tokens) {
+                              int64_t tokens) {
   const at::Tensor xs = x.narrow(0, 0, 1).narrow(1, 0, tokens).contiguous();
-  const ops::QuantInput in = ops::check_quant_input(xs, f, "bench");
-  at::Tensor codes = at::empty(ops::codes_shape(f, in.layout, in.lead_shape), at::kInt);
-  at::Tensor scales = at::empty(ops::scales_shape(f, in.layout, in.lead_shape), at::kHalf);
-  at::Tensor zeros = at::empty_like(scales);
-  auto* cw = reinterpret_cast<uint32_t*>(codes.data_ptr<int32_t>());
-  const double bytes = static_cast<double>(xs.nbytes() + codes.nbytes() + scales.nbytes() + zeros.nbytes());
+  const QuantBuffers b = quant_buffers(xs, f);
   constexpr int kCalls = 64;
   const double t = median_seconds(o.repeats, [&] {
     for (int i = 0; i < kCalls; ++i)
-      quantize_pack_cpu(f, in.layout, xs.data_ptr(), in.type, cw, scales.data_ptr(), zeros.data_ptr());
+      quantize_pack_cpu(f, b.in.layout, xs.data_ptr(), b.in.type, b.words, b.scales.data_ptr(), b.zeros.data_ptr());
   });
-  return bytes * kCalls / t;
+  return b.bytes * kCalls / t;
 }
 
 // Fills every field but ratio_to_stream and meets_target, which need the run's STREAM figure.
@@ -99,24 +111,15 @@ void bench_quant(const KernelBenchOptions& o, int threads, bool per_channel, int
   const QuantFormat f = uniform_format(bits, axis, static_cast<int>(G));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   const at::Tensor x = at::randn({o.kv_heads, o.tokens, o.head_dim}, gen).to(dtype).contiguous();
-  const ops::QuantInput in = ops::check_quant_input(x, f, "bench");
-  const PackedLayout& l = in.layout;
-  // Preallocated outputs: the figures are the kernels', not the allocator's.
-  at::Tensor codes = at::empty(ops::codes_shape(f, l, in.lead_shape), at::kInt);
-  at::Tensor scales = at::empty(ops::scales_shape(f, l, in.lead_shape), at::kHalf);
-  at::Tensor zeros = at::empty_like(scales);
+  const QuantBuffers b = quant_buffers(x, f);
+  const PackedLayout& l = b.in.layout;
   at::Tensor y = at::empty_like(x);
-  auto* cw = reinterpret_cast<uint32_t*>(codes.data_ptr<int32_t>());
-
-  const double x_bytes = static_cast<double>(x.nbytes());
-  const double packed_bytes = static_cast<double>(codes.nbytes() + scales.nbytes() + zeros.nbytes());
-  const double bytes = x_bytes + packed_bytes;  // read + written, both directions
 
   const double tq = median_seconds(o.repeats, [&] {
-    quantize_pack_cpu(f, l, x.data_ptr(), in.type, cw, scales.data_ptr(), zeros.data_ptr());
+    quantize_pack_cpu(f, l, x.data_ptr(), b.in.type, b.words, b.scales.data_ptr(), b.zeros.data_ptr());
   });
   const double td = median_seconds(o.repeats, [&] {
-    unpack_dequantize_cpu(f, l, cw, scales.data_ptr(), zeros.data_ptr(), y.data_ptr(), in.type);
+    unpack_dequantize_cpu(f, l, b.words, b.scales.data_ptr(), b.zeros.data_ptr(), y.data_ptr(), b.in.type);
   });
   const double cache_rate = in_cache_quantize_rate(o, f, x, std::min<int64_t>(o.tokens, int64_t{1024} * threads));
   TorchPacked tp;
@@ -125,7 +128,7 @@ void bench_quant(const KernelBenchOptions& o, int threads, bool per_channel, int
     (void)torch_dequantize(tp, bits, per_channel, G, x.sizes(), dtype);
   });
 
-  push_quant_rows(per_channel, bits, G, dtype, bytes, tq, td, tq_torch, td_torch, cache_rate / 1e9, out);
+  push_quant_rows(per_channel, bits, G, dtype, b.bytes, tq, td, tq_torch, td_torch, cache_rate / 1e9, out);
 }
 
 // ---- decode attention --------------------------------------------------------------------------------

@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/fmt/fmt.h>
 
-
 #include "apps/bench/bench_timing.h"
 #include "apps/bench/kernel_bench_rows.h"
 #include "apps/bench/torch_composite.h"
