@@ -1,5 +1,5 @@
 // The out-of-line half of CUDA_CHECK (kernels/cuda_check.h). Plain C++, compiled in every build.
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

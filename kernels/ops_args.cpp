@@ -2,7 +2,7 @@
 
 #include <ATen/ATen.h>
 
-#include "lib/error.h"  // KVMIX_CHECK
+#include "base/error.h"  // KVMIX_CHECK
 
 namespace kvmix::ops {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/attention.h"
+#include "kernels/decode_attention.h"
 #include "kernels/quant_format.h"
 #include "kernels/quant_layout.h"
 

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
-#include "kernels/attention.h"
+#include "kernels/decode_attention.h"
 #include "kernels/ops_args.h"
 #include "kernels/quant_kernels.h"
 

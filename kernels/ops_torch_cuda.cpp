@@ -1,13 +1,13 @@
 // CUDA implementations of the kvmix ops, registered only when libtorch has CUDA (CMakeLists.txt
 // globs *_torch_cuda.cpp then). The same checks as the CPU ops (kernels/ops_args.h), outputs and
 // workspaces allocated on the input's device, then the raw launchers of kernels/quant_cuda.cu and
-// kernels/attention_cuda.cu on torch's current stream.
+// kernels/decode_attention_cuda.cu on torch's current stream.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "kernels/attention.h"
+#include "kernels/decode_attention.h"
 #include "kernels/ops_args.h"
 #include "kernels/quant_kernels.h"
 

@@ -127,7 +127,7 @@ inline double nominal_bits(const QuantFormat& f) {
 }
 
 // Tokens of a T-token tensor that stay in the model dtype under the format's residual
-// rule (the cache follows the same rule, lib/packed_kv_cache.h):
+// rule (the cache follows the same rule, lib/cache/packed_kv_cache.h):
 //   per-channel (KIVI keys): codes exist only for whole token groups, flushed from the residual
 //     R tokens at a time, so the residual holds T mod max(R, G) tokens;
 //   per-token (KIVI values): a sliding window of the newest min(T, R) tokens.

@@ -1,6 +1,6 @@
 #pragma once
-// The raw quantization kernels: three versions of each (STYLE.md rule 4), all taking raw pointers
-// and a PackedLayout, knowing nothing of torch. The launchers (kernels/ops_cpu.cpp,
+// The raw quantization kernels: three versions of each (DESIGN.md, "Kernels"), all taking raw
+// pointers and a PackedLayout, knowing nothing of torch. The launchers (kernels/ops_cpu.cpp,
 // kernels/ops_torch_cuda.cpp) check dims, dtypes, devices and contiguity before calling them.
 //
 //   *_ref   scalar loops in element order: the oracle (kernels/quant_ref.cpp)

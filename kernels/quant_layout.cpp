@@ -1,6 +1,6 @@
 #include "kernels/quant_layout.h"
 
-#include "lib/error.h"  // KVMIX_CHECK
+#include "base/error.h"  // KVMIX_CHECK
 
 namespace kvmix {
 

@@ -4,7 +4,7 @@
 // model dtype.
 #include "kernels/ops.h"
 #include "kernels/quant_layout.h"
-#include "lib/error.h"  // KVMIX_CHECK
+#include "base/error.h"  // KVMIX_CHECK
 
 namespace kvmix {
 

@@ -6,17 +6,18 @@
 #include "kernels/quant_layout.h"  // validate_format
 #include "kvmix_schemas.h"
 #include "kvmix_version.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
-#include "lib/json_file.h"
-#include "lib/json_schema.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
+#include "lib/io/json_file.h"
+#include "lib/io/json_schema.h"
 
 namespace kvmix {
 
 double layer_bytes_per_token(const KvConfig& c, size_t l, int64_t tokens) {
   const auto& f = c.layers.at(l);
-  const int64_t b = true_bytes(c.model.kv_heads, tokens, c.model.head_dim, f.k, c.model_dtype_bytes) +
-                    true_bytes(c.model.kv_heads, tokens, c.model.head_dim, f.v, c.model_dtype_bytes);
+  const KvShape& m = c.model;
+  const int64_t b = true_bytes(m.kv_heads, tokens, m.head_dim, f.k, m.model_dtype_bytes) +
+                    true_bytes(m.kv_heads, tokens, m.head_dim, f.v, m.model_dtype_bytes);
   return static_cast<double>(b) / static_cast<double>(tokens);
 }
 
@@ -97,25 +98,20 @@ nlohmann::json kv_config_to_json(const KvConfig& c) {
     const auto& m = c.model;
     auto bpt = [&](const QuantFormat& f) {
       return static_cast<double>(true_bytes(m.kv_heads, c.reference_tokens, m.head_dim, f,
-                                            c.model_dtype_bytes)) /
+                                            m.model_dtype_bytes)) /
              static_cast<double>(c.reference_tokens);
     };
     layers.push_back({{"layer", l}, {"k", kn}, {"v", vn}, {"k_bytes_per_token", bpt(c.layers[l].k)},
                       {"v_bytes_per_token", bpt(c.layers[l].v)}});
   }
   const auto& p = c.provenance;
-  return json{
+  json j = json{
       {"schema", kKvConfigSchema},
       {"version", kKvConfigVersion},
       {"producer", {{"name", p.producer}, {"version", p.producer_version.empty() ? KVMIX_VERSION : p.producer_version}}},
       {"provenance", {{"model_path", p.model_path}, {"calibration", p.calibration},
                       {"objective", p.objective}, {"budget", p.budget}, {"seed", p.seed},
                       {"measured", p.measured}}},
-      {"model", {{"architecture", c.model.architecture}, {"num_hidden_layers", c.model.layers},
-                 {"num_attention_heads", c.model.q_heads}, {"num_key_value_heads", c.model.kv_heads},
-                 {"head_dim", c.model.head_dim}, {"config_hash", c.model.config_hash},
-                 {"k_proj_module", c.model.k_proj}, {"v_proj_module", c.model.v_proj}}},
-      {"kv_dtype_bytes", c.model_dtype_bytes},
       {"formats", formats},
       {"layers", layers},
       {"totals", {{"reference_tokens", c.reference_tokens},
@@ -123,21 +119,14 @@ nlohmann::json kv_config_to_json(const KvConfig& c) {
                   {"true_bits_per_element", true_bits_per_element(c, c.reference_tokens)},
                   {"nominal_bits", nominal_bits(c)}}},
   };
+  kv_shape_to_json(c.model, j);
+  return j;
 }
 
 KvConfig kv_config_from_json(const nlohmann::json& j, const std::string& source) {
   validate_against_schema(j, kKvConfigSchemaJson, source);
   KvConfig c;
-  const auto& m = j.at("model");
-  c.model.architecture = m.at("architecture").get<std::string>();
-  c.model.layers = m.at("num_hidden_layers").get<int64_t>();
-  c.model.q_heads = m.at("num_attention_heads").get<int64_t>();
-  c.model.kv_heads = m.at("num_key_value_heads").get<int64_t>();
-  c.model.head_dim = m.at("head_dim").get<int64_t>();
-  c.model.config_hash = m.value("config_hash", "");
-  c.model.k_proj = m.value("k_proj_module", c.model.k_proj);
-  c.model.v_proj = m.value("v_proj_module", c.model.v_proj);
-  c.model_dtype_bytes = j.at("kv_dtype_bytes").get<int>();
+  c.model = kv_shape_from_json(j, source);
   c.reference_tokens = j.at("totals").at("reference_tokens").get<int64_t>();
   if (j.contains("provenance")) {
     const auto& p = j["provenance"];
@@ -195,15 +184,8 @@ void save_kv_config(const KvConfig& c, const std::string& path) {
   write_file_atomic(path, j.dump(2) + "\n");
 }
 
-void check_kv_config_matches(const KvConfig& c, const KvModelShape& m, const std::string& source) {
-  auto same = [&](const char* field, int64_t a, int64_t b) {
-    KVMIX_CHECK(a == b, "{}: written for a model with {} = {}, but this model has {}", source, field,
-                a, b);
-  };
-  same("num_hidden_layers", c.model.layers, m.layers);
-  same("num_key_value_heads", c.model.kv_heads, m.kv_heads);
-  same("head_dim", c.model.head_dim, m.head_dim);
-  same("num_attention_heads", c.model.q_heads, m.q_heads);
+void check_kv_config_matches(const KvConfig& c, const KvShape& m, const std::string& source) {
+  kv_shape_check_same(c.model, m, source);
 }
 
 }  // namespace kvmix

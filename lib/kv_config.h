@@ -11,23 +11,12 @@
 #include <vector>
 
 #include "lib/kv_pair.h"
+#include "lib/kv_shape.h"
 
 namespace kvmix {
 
 inline constexpr const char* kKvConfigSchema = "kvmix.kv_config";
 inline constexpr int kKvConfigVersion = 1;
-
-struct KvModelShape {
-  std::string architecture;  // "llama", "mistral", "qwen2"
-  int64_t layers = 0;
-  int64_t q_heads = 0;
-  int64_t kv_heads = 0;
-  int64_t head_dim = 0;
-  std::string config_hash;   // models/model_config.h model_config_hash
-  // Module paths an engine hooks, "{i}" standing for the layer index (Hugging Face naming).
-  std::string k_proj = "model.layers.{i}.self_attn.k_proj";
-  std::string v_proj = "model.layers.{i}.self_attn.v_proj";
-};
 
 struct KvProvenance {
   std::string producer = "kvmix";
@@ -41,10 +30,9 @@ struct KvProvenance {
 };
 
 struct KvConfig {
-  KvModelShape model;
+  KvShape model;                    // with model_dtype_bytes, the unquantized KV dtype an engine uses
   KvProvenance provenance;
   std::vector<LayerKvFormat> layers;
-  int model_dtype_bytes = 2;        // the unquantized KV dtype an engine uses (fp16/bf16)
   int64_t reference_tokens = 4096;  // context length at which bytes per token are reported
 };
 
@@ -68,6 +56,6 @@ nlohmann::json format_to_json(const QuantFormat& f);
 QuantFormat format_from_json(const nlohmann::json& j, const std::string& where);
 
 // Refuses a config written for another model shape, saying which field differs.
-void check_kv_config_matches(const KvConfig& c, const KvModelShape& model, const std::string& source);
+void check_kv_config_matches(const KvConfig& c, const KvShape& model, const std::string& source);
 
 }  // namespace kvmix

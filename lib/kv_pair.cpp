@@ -2,7 +2,8 @@
 
 #include <cctype>
 
-#include "lib/error.h"
+#include "base/error.h"
+#include "kernels/quant_layout.h"  // validate_format
 
 namespace kvmix {
 namespace {
@@ -58,6 +59,19 @@ QuantFormat value_format(Scheme s, int bits) {
   if (bits >= 16) return full_precision();
   if (s == Scheme::kKivi) return uniform_format(bits, QuantAxis::kPerToken, 32, 32);
   return uniform_format(bits, QuantAxis::kPerToken, 0, 0);
+}
+
+void check_scheme_fits(Scheme s, int64_t head_dim) {
+  // Every bit width of a scheme has the same axis, group and residual: one width checks them all.
+  for (const auto& [side, f] : {std::pair{"keys", key_format(s, 4)}, {"values", value_format(s, 4)}}) {
+    try {
+      validate_format(f, head_dim);
+    } catch (const Error& e) {
+      throw Error(fmt::format("the {} scheme does not fit head_dim {} ({}: {}); use the per-token "
+                              "scheme for this model",
+                              scheme_name(s), head_dim, side, e.what()));
+    }
+  }
 }
 
 std::vector<LayerKvFormat> uniform_layers(Scheme s, const KvPair& p, int64_t layers) {

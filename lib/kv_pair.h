@@ -1,6 +1,6 @@
 #pragma once
 // A (key bits, value bits) pair and the quantization scheme that turns it into formats. Names
-// such as "K4V2" or "KV8" are parsed once at the edge into a KvPair (STYLE.md: no magic strings).
+// such as "K4V2" or "KV8" are parsed once at the edge into a KvPair (DESIGN.md, "Coding habits").
 //
 // Schemes (DESIGN.md, "Quantization formats"), the two KVTuner searches:
 //   kivi:      keys per-channel, values per-token, group 32, residual 32, asymmetric
@@ -35,6 +35,11 @@ bool pair_bits_supported(int bits);
 
 QuantFormat key_format(Scheme s, int bits);
 QuantFormat value_format(Scheme s, int bits);
+
+// Throws kvmix::Error naming the scheme, head_dim and format unless the scheme's quantized formats
+// fit heads of head_dim channels: kivi's value groups of 32 channels need a head_dim that 32
+// divides (16 and 48 do not), per-token (group = head_dim) fits any.
+void check_scheme_fits(Scheme s, int64_t head_dim);
 
 struct LayerKvFormat {
   QuantFormat k;

@@ -41,6 +41,7 @@ class SampleStats {
   double stddev() const;
   double quantile(double q) const;  // q in [0, 1], nearest rank
   int64_t count() const { return static_cast<int64_t>(v_.size()); }
+  const std::vector<double>& values() const { return v_; }  // in the order added (checkpoints)
 
  private:
   std::vector<double> v_;

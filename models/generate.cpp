@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/rng.h"
 #include "models/llama_forward.h"
 

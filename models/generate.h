@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/kv_cache.h"
+#include "lib/cache/kv_cache.h"
 #include "models/model.h"
 
 namespace kvmix {

@@ -2,8 +2,8 @@
 
 #include <ATen/ATen.h>
 
-#include "lib/attention.h"
-#include "lib/error.h"
+#include "lib/dense_attention.h"
+#include "base/error.h"
 #include "models/rope.h"
 
 namespace kvmix {
@@ -12,16 +12,6 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& gain, double eps) {
   auto xf = x.to(at::kFloat);
   auto normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return gain * normed.to(x.scalar_type());
-}
-
-KvShape kv_shape(const ModelConfig& c, int model_dtype_bytes) {
-  KvShape s;
-  s.layers = c.num_layers;
-  s.kv_heads = c.num_kv_heads;
-  s.q_heads = c.num_heads;
-  s.head_dim = c.head_dim;
-  s.model_dtype_bytes = model_dtype_bytes;
-  return s;
 }
 
 namespace {

@@ -4,8 +4,9 @@
 // same function runs full precision, fake-quant, packed and eviction caches.
 #include <ATen/core/Tensor.h>
 
-#include "lib/kv_cache.h"
+#include "lib/cache/kv_cache.h"
 #include "models/model.h"
+#include "models/model_kv_shape.h"  // kv_shape: the shape a cache for the model needs
 
 namespace kvmix {
 
@@ -35,8 +36,5 @@ at::Tensor output_logits(const Model& m, at::Tensor x, bool last_only);
 
 // RMSNorm (arXiv 1910.07467) as Hugging Face computes it: in fp32, then the gain in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& gain, double eps);
-
-// The KvShape a cache for this model needs.
-KvShape kv_shape(const ModelConfig& c, int model_dtype_bytes = 2);
 
 }  // namespace kvmix

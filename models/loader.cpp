@@ -9,8 +9,9 @@
 #include <regex>
 #include <set>
 
-#include "lib/error.h"
-#include "lib/safetensors.h"
+#include "base/error.h"
+#include "lib/io/paths.h"  // check_regular_file
+#include "lib/io/safetensors.h"
 #include "models/checkpoint_index.h"
 #include "models/torch_dtype.h"
 
@@ -34,6 +35,7 @@ void open_shards(const std::string& dir, OpenCheckpoint& ck) {
   std::map<std::string, std::vector<std::string>> by_shard;
   for (const auto& [name, shard] : index.weight_map) by_shard[shard].push_back(name);
   for (const auto& [shard, names] : by_shard) {
+    check_regular_file(dir + "/" + shard, "safetensors shard");  // open() blocks on a FIFO
     ck.files.push_back(std::make_unique<SafetensorsFile>(dir + "/" + shard));
     const SafetensorsFile& f = *ck.files.back();
     for (const std::string& name : names) {
@@ -56,6 +58,7 @@ OpenCheckpoint open_checkpoint(const std::string& dir) {
   const std::string single = dir + "/" + kWeightsFileName, index = dir + "/" + kShardIndexFileName;
   if (fs::exists(single)) {
     ck.listing = single;
+    check_regular_file(single, "safetensors file");  // open() blocks on a FIFO
     ck.files.push_back(std::make_unique<SafetensorsFile>(single));
     for (const auto& [name, entry] : ck.files.back()->header().tensors)
       ck.where[name] = ck.files.back().get();

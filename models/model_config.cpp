@@ -8,10 +8,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "lib/atomic_file.h"  // read_file
-#include "lib/json_file.h"
-#include "lib/error.h"
-#include "lib/json_describe.h"  // describe_json
+#include "lib/io/atomic_file.h"  // read_file
+#include "lib/io/json_file.h"
+#include "base/error.h"
+#include "lib/io/json_describe.h"  // describe_json
 #include "models/model_config_rules.h"
 
 namespace kvmix {

@@ -2,7 +2,7 @@
 // Qwen2ForCausalLM read), and the short hash that names a model shape in exported configs.
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "models/model_config.h"
 #include "models/model_config_rules.h"
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 namespace {
@@ -23,6 +23,33 @@ void check_positive(double v, const char* field, const std::string& source) {
               field, v);
 }
 
+// RoPE's base: channel pair i turns at theta^(-2i/head_dim) per position, so a base of 1 or less
+// makes the frequencies grow instead of fall (1e-300 overflows them to inf: every logit NaN).
+// Checkpoints use 1e4 to 1e7.
+void check_rope_theta(double theta, const std::string& source) {
+  check_positive(theta, "rope_theta", source);
+  KVMIX_CHECK(theta > 1.0, "{}: field 'rope_theta' must be greater than 1 (the RoPE base; "
+              "checkpoints use 1e4 to 1e7), got {}", source, theta);
+}
+
+// eps is added to the mean square in fp32: below 1e-12 it vanishes against any real activation
+// and a zero vector divides by 0 (NaN); above 1 it swamps the activations. Checkpoints use 1e-6
+// or 1e-5.
+void check_rms_norm_eps(double eps, const std::string& source) {
+  check_positive(eps, "rms_norm_eps", source);
+  KVMIX_CHECK(eps >= 1e-12 && eps <= 1.0,
+              "{}: field 'rms_norm_eps' must be in [1e-12, 1] (checkpoints use 1e-6 or 1e-5), got {}",
+              source, eps);
+}
+
+// Scaling stretches positions by `factor`: below 1 it would compress them instead, and a tiny
+// factor overflows the frequencies (transformers also requires factor >= 1).
+void check_scaling_factor(double factor, const std::string& source) {
+  check_positive(factor, "rope_scaling.factor", source);
+  KVMIX_CHECK(factor >= 1.0, "{}: field 'rope_scaling.factor' must be at least 1, got {}", source,
+              factor);
+}
+
 void check_token(int64_t id, const char* field, int64_t vocab, const std::string& source) {
   KVMIX_CHECK(id >= 0 && id < vocab, "{}: field '{}' {} is outside the vocabulary [0, {})", source,
               field, id, vocab);
@@ -30,7 +57,7 @@ void check_token(int64_t id, const char* field, int64_t vocab, const std::string
 
 void validate_rope_scaling(const RopeScaling& r, const std::string& source) {
   if (r.type == RopeScalingType::kNone) return;
-  check_positive(r.factor, "rope_scaling.factor", source);
+  check_scaling_factor(r.factor, source);
   if (r.type != RopeScalingType::kLlama3) return;
   check_positive(r.low_freq_factor, "rope_scaling.low_freq_factor", source);
   // Llama 3.1 interpolates with (L / wavelength - low) / (high - low): high must exceed low.
@@ -70,8 +97,8 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
   // RoPE rotates channel pairs (i, i + head_dim/2).
   KVMIX_CHECK(c.head_dim % 2 == 0, "{}: head_dim {} must be even for rotary embeddings", source,
               c.head_dim);
-  check_positive(c.rms_norm_eps, "rms_norm_eps", source);
-  check_positive(c.rope_theta, "rope_theta", source);
+  check_rms_norm_eps(c.rms_norm_eps, source);
+  check_rope_theta(c.rope_theta, source);
   validate_rope_scaling(c.rope_scaling, source);
   KVMIX_CHECK(c.attention_bias == (c.arch == Architecture::kQwen2),
               "{}: attention_bias {} does not fit model_type '{}' (q/k/v biases are Qwen2's)",

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "lib/atomic_file.h"  // write_file_atomic
-#include "lib/error.h"
-#include "lib/safetensors.h"
+#include "lib/io/atomic_file.h"  // write_file_atomic
+#include "base/error.h"
+#include "lib/io/safetensors.h"
 #include "models/checkpoint_index.h"
 #include "models/loader.h"
 #include "models/torch_dtype.h"

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

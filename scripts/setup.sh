@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-pthread   # without the pthread OpenBLAS, libtorch matmuls run ~8x slower
   nlohmann-json3-dev libcli11-dev catch2 libspdlog-dev libpagmo-dev
   libpcre2-dev libutf8proc-dev gnuplot-nox libbenchmark-dev

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "search/pareto.h"
 
 namespace kvmix {

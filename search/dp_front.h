@@ -19,7 +19,7 @@ struct ProxyPoint {
 };
 
 // Sorted by bytes ascending (error descending). With cluster_weights (one per cluster), cluster
-// k's error counts weights[k] times: the corrected proxy of the kvmix search (nsga2_search.h).
+// k's error counts weights[k] times: the corrected proxy of the kvmix search (front_search.h).
 std::vector<ProxyPoint> exact_proxy_front(const Sensitivity& s, const Clustering& c, ErrorMetric m,
                                           const std::vector<double>& cluster_weights = {});
 

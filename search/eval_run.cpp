@@ -5,9 +5,8 @@
 #include <map>
 
 #include "kvmix_version.h"
-#include "lib/error.h"
-#include "lib/progress.h"
-#include "models/kv_model_shape.h"
+#include "base/error.h"
+#include "lib/process/progress.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {
@@ -21,9 +20,7 @@ std::vector<EvalConfig> uniform_eval_configs(const std::vector<Scheme>& schemes,
   return out;
 }
 
-KvModelShape model_shape(const Model& m) { return kv_model_shape(m.config); }
-
-EvalConfig eval_config_from_file(const std::string& path, const KvModelShape& model) {
+EvalConfig eval_config_from_file(const std::string& path, const KvShape& model) {
   KvConfig c = load_kv_config(path);
   check_kv_config_matches(c, model, path);
   return {path.substr(path.find_last_of('/') + 1), c.layers, "mixed"};
@@ -32,7 +29,7 @@ EvalConfig eval_config_from_file(const std::string& path, const KvModelShape& mo
 KvConfig make_kv_config(const Model& m, const std::vector<LayerKvFormat>& layers,
                         int64_t reference_tokens) {
   KvConfig c;
-  c.model = model_shape(m);
+  c.model = kv_shape(m.config);
   c.layers = layers;
   c.reference_tokens = reference_tokens;
   c.provenance.model_path = m.source;
@@ -81,6 +78,7 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
       });
       spdlog::debug("{} / {}: {} {:.4f}, KL {:.4g}", cfg.name, s.task, s.metric, s.score, s.kl);
       progress.advance();
+      if (opt.stop && *opt.stop) throw Interrupted("held-out evaluation stopped (nothing of it kept)");
     }
   }
   progress.finish();

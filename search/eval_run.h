@@ -3,13 +3,15 @@
 // full-precision cache first (the reference for KL), written as JSON and a table.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "lib/kv_config.h"
-#include "lib/make_kv_cache.h"
-#include "lib/tokenizer.h"
+#include "lib/cache/make_kv_cache.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
+#include "models/model_kv_shape.h"  // kv_shape
 #include "search/task_eval.h"
 
 namespace kvmix {
@@ -24,7 +26,7 @@ struct EvalConfig {
 std::vector<EvalConfig> uniform_eval_configs(const std::vector<Scheme>& schemes,
                                              const std::vector<KvPair>& pairs, int64_t layers);
 // A per-layer config file (checked against the model's shape).
-EvalConfig eval_config_from_file(const std::string& path, const KvModelShape& model);
+EvalConfig eval_config_from_file(const std::string& path, const KvShape& model);
 
 struct EvalRunOptions {
   std::vector<TaskSpec> tasks;
@@ -32,9 +34,10 @@ struct EvalRunOptions {
   EvalOptions eval;
   int64_t reference_tokens = 1024;  // context at which a config's bytes per token are quoted
   uint64_t seed = 0;
+  // Polled after every (config, task): when set, run_eval throws kvmix::Interrupted.
+  const std::atomic<bool>* stop = nullptr;
 };
 
-KvModelShape model_shape(const Model& m);
 // The KvConfig for one set of layer formats on a model (for byte figures and export).
 KvConfig make_kv_config(const Model& m, const std::vector<LayerKvFormat>& layers,
                         int64_t reference_tokens);

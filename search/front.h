@@ -1,10 +1,13 @@
 #pragma once
-// A Pareto front of per-layer KV configurations (front.json, schema kvmix.front version 1): the
-// non-dominated evaluated points on (true bytes per token, calibration KL), each with its per-layer
-// pairs, true and nominal bits; plus every evaluation's running hypervolume, so fronts from
-// different methods can be compared per number of full evaluations.
+// A Pareto front of per-layer KV configurations (front.json, schema kvmix.front version 1; JSON
+// Schema search/front.schema.json, validated on read): the non-dominated evaluated points on
+// (true bytes per token, calibration KL), each with its per-layer pairs, true and nominal bits;
+// every evaluation's running hypervolume, so fronts from different methods can be compared per
+// number of full evaluations; and the method, seed, population and generations that found it, so
+// it can be reproduced.
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +27,23 @@ struct FrontPoint {
   int64_t trial = -1;
 };
 
+// What a search was run with, besides its method and budget: with them and the same profile, the
+// same calibration data and options, it walks the same path (search/front_search.h).
+struct FrontSearchSettings {
+  uint64_t seed = 0;
+  int64_t population = 0;
+  int64_t generations = 0;
+};
+
+// Bound on a front's evaluations: population x (1 + generations) at the options' largest, 4096 and
+// 100000 (search/tune_stages.h check_search_stage_options).
+inline constexpr int64_t kMaxFrontEvaluations = int64_t{4096} * (1 + 100000);
+
 struct Front {
-  std::string method;                 // "kvmix" or "kvtuner-nsga2"
+  // The label front.json records, search_method_name (search/search_method.h): "kvmix" or
+  // "kvtuner-nsga2"; checked on reading. Plots and tables print it.
+  std::string method;
+  std::optional<FrontSearchSettings> search;  // absent in fronts written before it was recorded
   Sensitivity sensitivity;            // shape, scheme, pairs (cells not written back)
   std::vector<FrontPoint> points;     // non-dominated, by bytes ascending
   int64_t evaluations = 0;            // full evaluations the method spent
@@ -41,8 +59,14 @@ std::vector<FrontPoint> front_of(const Sensitivity& s, const std::vector<Trial>&
 double front_hypervolume(const std::vector<FrontPoint>& pts, const Point2& ref);
 
 nlohmann::json front_to_json(const Front& f);
+// Validates against the schema, then the meaning, naming `source` and the field: the shape, scheme
+// and pairs as sensitivity.json's (search/sensitivity.h sensitivity_head_from_json); a known
+// method; every number finite and in range; each point's bytes, true bits and nominal bits
+// recomputed from its pairs and refused when they disagree; points within the budget, below the
+// hypervolume reference (whose bytes are the model's full precision), sorted and non-dominated;
+// one hypervolume per evaluation, never falling, ending at the front's.
 Front front_from_json(const nlohmann::json& j, const std::string& source);
 Front load_front(const std::string& path);
-void save_front(const Front& f, const std::string& path);
+void save_front(const Front& f, const std::string& path);  // atomic, validated
 
 }  // namespace kvmix

@@ -1,6 +1,6 @@
 #include "search/objective.h"
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {

@@ -6,8 +6,8 @@
 // a 0/1 score. The full-precision reference is computed once.
 #include <vector>
 
-#include "lib/make_kv_cache.h"
-#include "lib/tokenizer.h"
+#include "lib/cache/make_kv_cache.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
 #include "search/sensitivity.h"
 #include "search/task_eval.h"

@@ -9,13 +9,15 @@
 #include <map>
 
 #include "kvmix_version.h"
-#include "lib/atomic_file.h"              // append_line_synced
-#include "lib/error.h"
-#include "lib/json_file.h"                // read_json_lines_for_append
-#include "lib/full_kv_cache.h"
-#include "lib/make_kv_cache.h"
+#include "lib/io/atomic_file.h"              // append_line_synced
+#include "base/error.h"
+#include "lib/io/json_describe.h"
+#include "lib/io/json_file.h"                // read_json_lines_for_append
+#include "lib/io/json_number.h"
+#include "lib/cache/full_kv_cache.h"
+#include "lib/cache/make_kv_cache.h"
 #include "lib/policies/policy_kv_cache.h"
-#include "lib/progress.h"
+#include "lib/process/progress.h"
 #include "lib/rng.h"                      // fnv1a64
 #include "models/llama_forward.h"         // kv_shape
 #include "search/task_eval.h"
@@ -65,7 +67,7 @@ std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
                       }});
   }
   // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
-  // (lib/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
+  // (lib/cache/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
   for (const KvPair& p : o.kivi) {
     const auto formats = uniform_layers(Scheme::kKivi, p, layers);
     runs.push_back({"kivi " + pair_name(p), "kivi", "quantization", 0, layers_description(formats),
@@ -129,13 +131,83 @@ json journal_key(const Run& r, const TaskData& d, const std::string& data_finger
           {"data", data_fingerprint}};
 }
 
+// Bounds of a journaled result's counts: far above any study (a held-out task has at most
+// --samples samples), far below where a sum of them could overflow.
+constexpr int64_t kMaxJournalSamples = 1000000;
+constexpr int64_t kMaxJournalTokens = int64_t{1} << 40;
+constexpr int64_t kMaxJournalBytes = int64_t{1} << 60;
+
+// A finished result read back, with the line it came from (for errors found when it is used).
+struct JournalEntry {
+  json result;
+  std::string where;  // "path:line"
+};
+
+// A journaled result, checked against its meaning and its run key before a table prints it: the
+// labels those of the key, every number finite and in range, an exact-match score a fraction of its
+// samples in [0, 1], a perplexity exp(nll), the bytes fraction recomputed from the true bytes and
+// the tokens at `fp16_bytes_per_token`. Errors name `where` (file and line) and the field.
+void check_journal_result(const json& key, const json& r, double fp16_bytes_per_token,
+                          const std::string& where) {
+  KVMIX_CHECK(key.is_object() && r.is_object(),
+              "{}: malformed journal entry (\"run\" and \"result\" must be objects)", where);
+  auto at = [&](const json& o, const char* name, const char* k) -> const json& {
+    KVMIX_CHECK(o.contains(k), "{}: field '{}.{}' is required", where, name, k);
+    return o[k];
+  };
+  auto field = [&](const char* k) { return fmt::format("{}: field 'result.{}'", where, k); };
+  for (const char* k : {"label", "task"})
+    KVMIX_CHECK(json_string(at(r, "result", k), field(k)) ==
+                    json_string(at(key, "run", k), fmt::format("{}: field 'run.{}'", where, k)),
+                "{} is not the run's ({})", field(k), describe_json(key[k]));
+  for (const char* k : {"policy", "family"}) (void)json_string(at(r, "result", k), field(k));
+  const double budget = json_number(at(r, "result", "budget"), 0, 1, field("budget"));
+  KVMIX_CHECK(budget == json_number(at(key, "run", "budget"), 0, 1,
+                                    fmt::format("{}: field 'run.budget'", where)),
+              "{} is not the run's", field("budget"));
+  const std::string metric = json_string(at(r, "result", "metric"), field("metric"));
+  const int64_t samples = json_integer(at(r, "result", "samples"), 1, kMaxJournalSamples,
+                                       field("samples"));
+  const double nll = json_number(at(r, "result", "nll"), 0, HUGE_VAL, field("nll"));
+  (void)json_number(at(r, "result", "kl"), 0, HUGE_VAL, field("kl"));
+  (void)json_number(at(r, "result", "kl_p95"), 0, HUGE_VAL, field("kl_p95"));
+  if (metric == "exact_match") {
+    // A rate of correct samples: k / samples for a whole k.
+    const double score = json_number(at(r, "result", "score"), 0, 1, field("score"));
+    const double correct = score * static_cast<double>(samples);
+    KVMIX_CHECK(std::abs(correct - std::round(correct)) <= 1e-9 * static_cast<double>(samples),
+                "{} is {}, not a whole number of {} samples", field("score"), score, samples);
+  } else {
+    KVMIX_CHECK(metric == "perplexity", "{} must be exact_match or perplexity, got {}",
+                field("metric"), describe_json(r["metric"]));
+    // exp of the mean NLL, which is >= 0: a perplexity is at least 1.
+    const double score = json_number(at(r, "result", "score"), 1, HUGE_VAL, field("score"));
+    KVMIX_CHECK(same_up_to_rounding(score, std::exp(nll)),
+                "{} is {}, but the result's nll {} gives a perplexity of {}", field("score"), score,
+                nll, std::exp(nll));
+  }
+  const int64_t tokens =
+      json_integer(at(r, "result", "tokens"), 0, kMaxJournalTokens, field("tokens"));
+  const int64_t bytes = json_integer(at(r, "result", "true_bytes"), 0, kMaxJournalBytes,
+                                     field("true_bytes"));
+  const double fraction = json_number(at(r, "result", "bytes_fraction"), 0, HUGE_VAL,
+                                      field("bytes_fraction"));
+  const double expected = tokens ? static_cast<double>(bytes) /
+                                       (static_cast<double>(tokens) * fp16_bytes_per_token)
+                                 : 0.0;
+  KVMIX_CHECK(same_up_to_rounding(fraction, expected),
+              "{} is {}, but {} true bytes for {} tokens are {} of the fp16 cache",
+              field("bytes_fraction"), fraction, bytes, tokens, expected);
+}
+
 // Reads the finished results (keyed by journal_key(...).dump()) of the journal at `path`, creating
-// it with its header when missing. A torn last line (a kill mid-write) is cut off by the shared
-// reader (lib/json_file.h), so its run is evaluated again.
-std::map<std::string, json> open_journal(const std::string& path, const json& identity) {
+// it with its header when missing, each checked by check_journal_result. A torn last line (a kill
+// mid-write) is cut off by the shared reader (lib/io/json_file.h), so its run is evaluated again.
+std::map<std::string, JournalEntry> open_journal(const std::string& path, const json& identity,
+                                                 double fp16_bytes_per_token) {
   const json header = {
       {"journal", kJournalSchema}, {"version", kJournalVersion}, {"study", identity}};
-  std::map<std::string, json> done;
+  std::map<std::string, JournalEntry> done;
   const std::vector<JsonLine> lines = read_json_lines_for_append(path);
   if (lines.empty()) {  // new, empty, or only its header was torn
     append_line_synced(path, header.dump());
@@ -158,7 +230,9 @@ std::map<std::string, json> open_journal(const std::string& path, const json& id
                     j.at("result").is_object(),
                 "{}:{}: malformed journal entry (expected {{\"run\", \"result\"}})", path,
                 l.lineno);
-    done[j.at("run").dump()] = j.at("result");
+    const std::string where = fmt::format("{}:{}", path, l.lineno);
+    check_journal_result(j["run"], j["result"], fp16_bytes_per_token, where);
+    done[j.at("run").dump()] = {j.at("result"), where};
   }
   return done;
 }
@@ -186,12 +260,14 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
     KVMIX_CHECK(b > 0 && b <= 1, "budget {} is not a fraction of the fp16 cache in (0, 1]", b);
   const KvShape shape = kv_shape(m.config);
   const std::vector<Run> runs = study_runs(m, opt);
+  const double fp16_bytes_per_token = static_cast<double>(
+      shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
 
   std::vector<std::string> fingerprints;
   for (const auto& t : tasks) fingerprints.push_back(task_fingerprint(t.data));
-  std::map<std::string, json> done;
+  std::map<std::string, JournalEntry> done;
   if (!opt.journal_path.empty()) {
-    done = open_journal(opt.journal_path, study_identity(m));
+    done = open_journal(opt.journal_path, study_identity(m), fp16_bytes_per_token);
     size_t found = 0;
     for (const Run& r : runs)
       for (size_t ti = 0; ti < tasks.size(); ++ti)
@@ -204,8 +280,6 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
   EvalOptions eo;
   eo.batch = opt.batch;
   eo.progress = false;
-  const double fp16_bytes_per_token = static_cast<double>(
-      shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
   std::vector<ReferenceLogprobs> refs(tasks.size());
   std::vector<bool> have_ref(tasks.size(), false);
   json results = json::array();
@@ -217,7 +291,16 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
       const TaskData& data = tasks[ti].data;
       const json key = journal_key(r, data, fingerprints[ti]);
       if (auto it = done.find(key.dump()); it != done.end()) {
-        results.push_back(it->second);
+        // The key names the task's data by fingerprint, so these hold for an honest journal.
+        const json& r = it->second.result;
+        KVMIX_CHECK(r["samples"] == data.prompts.size(),
+                    "{}: field 'result.samples' is {}, but task {} has {} samples",
+                    it->second.where, describe_json(r["samples"]), data.name, data.prompts.size());
+        KVMIX_CHECK(r["metric"] == (data.generative ? "exact_match" : "perplexity"),
+                    "{}: field 'result.metric' is {}, but task {} is scored by {}",
+                    it->second.where, describe_json(r["metric"]), data.name,
+                    data.generative ? "exact_match" : "perplexity");
+        results.push_back(r);
         progress.advance();
         continue;
       }

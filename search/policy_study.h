@@ -28,7 +28,7 @@
 #include "lib/kv_pair.h"                // KvPair
 #include "lib/policies/make_policy.h"   // PolicyKind
 #include "lib/tasks/task.h"             // Split
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
 #include "search/eval_run.h"            // EvalConfig
 #include "search/task_data.h"           // TaskData, TaskSpec

@@ -3,15 +3,20 @@
 #include <ATen/ATen.h>
 
 #include "kernels/ops.h"
-#include "lib/attention.h"
-#include "lib/error.h"
-#include "lib/full_kv_cache.h"
+#include "lib/dense_attention.h"
+#include "base/error.h"
+#include "lib/cache/full_kv_cache.h"
 #include "lib/kv_quant_rules.h"
 #include "lib/metrics.h"
-#include "lib/prefix_kv_cache.h"
-#include "lib/progress.h"
+#include "lib/cache/prefix_kv_cache.h"
+#include "lib/process/progress.h"
 #include "models/llama_forward.h"
+#include "lib/io/atomic_file.h"
+#include "lib/io/json_file.h"
 #include "search/eval_run.h"
+
+#include <cmath>
+#include <filesystem>
 
 namespace kvmix {
 namespace {
@@ -46,6 +51,72 @@ class Recorder : public AttentionObserver {
   std::vector<LayerRecord>& r_;
 };
 
+constexpr const char* kCheckpointSchema = "kvmix.profile_checkpoint";
+
+void save_checkpoint(const std::string& path, const std::string& key, int64_t batches_done,
+                     const std::vector<std::vector<CellSamples>>& acc) {
+  nlohmann::json cells = nlohmann::json::array();
+  for (const auto& row : acc) {
+    nlohmann::json r = nlohmann::json::array();
+    for (const auto& c : row)
+      r.push_back({c.k.values(), c.v.values(), c.tv.values(), c.out.values(), c.kl.values()});
+    cells.push_back(std::move(r));
+  }
+  // nlohmann writes doubles with enough digits to read them back bit for bit: a resumed profile
+  // equals an uninterrupted one.
+  write_file_atomic(path, nlohmann::json{{"schema", kCheckpointSchema},
+                                         {"version", 1},
+                                         {"key", key},
+                                         {"batches_done", batches_done},
+                                         {"cells", cells}}
+                              .dump() +
+                              "\n");
+}
+
+// Returns the batches the checkpoint holds (0 when there is none) and fills `acc`.
+int64_t load_checkpoint(const std::string& path, const std::string& key, int64_t total_batches,
+                        std::vector<std::vector<CellSamples>>& acc) {
+  if (path.empty() || !std::filesystem::exists(path)) return 0;
+  const nlohmann::json j = read_json_file(path);
+  try {
+    KVMIX_CHECK(j.is_object() && j.value("schema", "") == kCheckpointSchema && j.value("version", 0) == 1,
+                "{}: not a kvmix profile checkpoint (schema {} version 1)", path, kCheckpointSchema);
+    KVMIX_CHECK(j.at("key").get<std::string>() == key,
+                "{}: a profile checkpoint of another run (other model, pairs, scheme, tasks or dtype); "
+                "delete it to profile from scratch",
+                path);
+    const int64_t done = j.at("batches_done").get<int64_t>();
+    KVMIX_CHECK(done >= 0 && done <= total_batches, "{}: batches_done {} is not within 0..{}", path, done,
+                total_batches);
+    const auto& cells = j.at("cells");
+    KVMIX_CHECK(cells.is_array() && cells.size() == acc.size(), "{}: cells has {} layers, expected {}", path,
+                cells.size(), acc.size());
+    size_t count = SIZE_MAX;
+    for (size_t l = 0; l < acc.size(); ++l) {
+      KVMIX_CHECK(cells[l].is_array() && cells[l].size() == acc[l].size(),
+                  "{}: cells[{}] has {} pairs, expected {}", path, l, cells[l].size(), acc[l].size());
+      for (size_t p = 0; p < acc[l].size(); ++p) {
+        const auto& c = cells[l][p];
+        KVMIX_CHECK(c.is_array() && c.size() == 5, "{}: cells[{}][{}] is not five value lists", path, l, p);
+        SampleStats* dst[5] = {&acc[l][p].k, &acc[l][p].v, &acc[l][p].tv, &acc[l][p].out, &acc[l][p].kl};
+        for (size_t m = 0; m < 5; ++m) {
+          const auto values = c[m].get<std::vector<double>>();
+          if (count == SIZE_MAX) count = values.size();
+          KVMIX_CHECK(values.size() == count, "{}: cells[{}][{}] holds lists of unequal length", path, l, p);
+          for (double v : values) {
+            KVMIX_CHECK(std::isfinite(v) && v >= 0, "{}: cells[{}][{}] holds {}, not a finite error >= 0",
+                        path, l, p, v);
+            dst[m]->add(v);
+          }
+        }
+      }
+    }
+    return done;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed profile checkpoint: {}", path, e.what()));
+  }
+}
+
 }  // namespace
 
 Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptions& opt) {
@@ -56,12 +127,12 @@ Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptio
   const KvShape shape = kv_shape(c);
 
   Sensitivity s;
-  s.model = model_shape(m);
+  s.model = kv_shape(m.config);
   s.scheme = opt.scheme;
   s.pairs = opt.pairs;
   s.continuation_tokens = opt.max_continuation;
   s.reference_tokens = opt.reference_tokens;
-  s.model_dtype_bytes = shape.model_dtype_bytes;
+  s.model.model_dtype_bytes = shape.model_dtype_bytes;
 
   std::vector<TaskData> data;
   for (const auto& t : opt.tasks) {
@@ -78,10 +149,14 @@ Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptio
   for (const auto& d : data) batches += (static_cast<int64_t>(d.prompts.size()) + opt.batch - 1) / opt.batch;
   Progress progress("profile", batches * L, opt.progress);
   std::vector<std::vector<CellSamples>> acc(static_cast<size_t>(L), std::vector<CellSamples>(static_cast<size_t>(P)));
+  const int64_t resumed = load_checkpoint(opt.checkpoint_path, opt.checkpoint_key, batches, acc);
+  if (resumed > 0) progress.advance(resumed * L);
 
+  int64_t batch_index = 0;
   for (const auto& d : data) {
     const int64_t N = static_cast<int64_t>(d.prompts.size());
-    for (int64_t b0 = 0; b0 < N; b0 += opt.batch) {
+    for (int64_t b0 = 0; b0 < N; b0 += opt.batch, ++batch_index) {
+      if (batch_index < resumed) continue;
       const int64_t B = std::min(opt.batch, N - b0);
       // --- batch tensors: prompts left-padded, continuations right-padded and truncated
       int64_t Lp = 0, Lc = 1;
@@ -174,7 +249,18 @@ Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptio
           }
         }
         progress.advance();
+        if (opt.stop && *opt.stop && l + 1 < L) {
+          // This batch's samples are in some cells and not others: the checkpoint keeps the
+          // batches before it, which the rerun continues from.
+          throw Interrupted(fmt::format("profile stopped; {} of {} calibration batches kept{}", batch_index,
+                                        batches, opt.checkpoint_path.empty() ? "" : " in " + opt.checkpoint_path));
+        }
       }
+      if (!opt.checkpoint_path.empty())
+        save_checkpoint(opt.checkpoint_path, opt.checkpoint_key, batch_index + 1, acc);
+      if (opt.stop && *opt.stop)
+        throw Interrupted(fmt::format("profile stopped; {} of {} calibration batches kept{}", batch_index + 1,
+                                      batches, opt.checkpoint_path.empty() ? "" : " in " + opt.checkpoint_path));
     }
   }
   progress.finish();

@@ -11,11 +11,13 @@
 //     of the continuation are re-run from the recorded hidden state (layers below l are unchanged
 //     by construction). The attention-level errors come from layer l alone.
 // The continuation attends to the quantized prompt cache and to itself in full precision (the
-// cache semantics of lib/kv_cache.h for a chunk), so the prompt is what is quantized.
+// cache semantics of lib/cache/kv_cache.h for a chunk), so the prompt is what is quantized.
+#include <atomic>
+#include <string>
 #include <vector>
 
 #include "lib/kv_pair.h"
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
 #include "search/sensitivity.h"
 #include "search/task_data.h"
@@ -30,6 +32,15 @@ struct ProfileOptions {
   int64_t max_continuation = 64;        // scored continuation tokens per sample
   int64_t reference_tokens = 4096;
   bool progress = true;
+  // Interrupt and resume: `stop` is polled after every layer; when set, run_profile throws
+  // kvmix::Interrupted. With a checkpoint path, the per-sample values of every cell are saved there
+  // atomically after each finished calibration batch, and a checkpoint whose key equals
+  // checkpoint_key is resumed from (its batches are not run again). The key names everything the
+  // values depend on (model, pairs, scheme, tasks, dtype): a checkpoint with another key is an
+  // error, never mixed in.
+  const std::atomic<bool>* stop = nullptr;
+  std::string checkpoint_path;
+  std::string checkpoint_key;
 };
 
 Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptions& opt);

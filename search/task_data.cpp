@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <sstream>
 
-#include "lib/atomic_file.h"
-#include "lib/error.h"
-#include "lib/paths.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
+#include "lib/io/paths.h"
 #include "lib/tasks/corpus.h"
+#include "lib/tokenizer/utf8.h"  // check_utf8_file
 
 namespace kvmix {
 namespace {
@@ -125,14 +126,18 @@ TaskData prepare_task(const TaskSpec& spec, const Tokenizer& tok) {
       break;
     }
     case TaskKind::kUserText: {
-      add_text_windows(d, {read_file(spec.data_path)}, tok, spec);
+      const std::string text = read_file(spec.data_path);
+      check_utf8_file(text, spec.data_path);
+      add_text_windows(d, {text}, tok, spec);
       KVMIX_CHECK(!d.prompts.empty(), "{}: shorter than one window of {} tokens", spec.data_path,
                   spec.text_window);
       break;
     }
     case TaskKind::kUserPrompts: {
       d.generative = true;
-      std::istringstream in(read_file(spec.data_path));
+      const std::string text = read_file(spec.data_path);
+      check_utf8_file(text, spec.data_path);  // JSON strings must be UTF-8; this names the line
+      std::istringstream in(text);
       std::string line;
       int64_t lineno = 0;
       bool all_numeric = true;

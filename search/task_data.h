@@ -8,7 +8,7 @@
 #include "lib/tasks/arith.h"
 #include "lib/tasks/recall.h"
 #include "lib/tasks/task.h"
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace kvmix {
 

@@ -2,15 +2,57 @@
 
 #include <ATen/ATen.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <set>
+#include <string>
 
-#include "lib/error.h"
-#include "lib/progress.h"
+#include "base/error.h"
+#include "lib/process/progress.h"
 #include "models/generate.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {
+namespace {
+
+// A step of zero never advances the loops below (they would spin forever); negative ones index
+// backwards. The command line refuses both; this guards every other caller.
+void check_eval_options(const EvalOptions& opt) {
+  KVMIX_CHECK(opt.batch > 0, "evaluation batch must be at least 1 sequence, got {}", opt.batch);
+  KVMIX_CHECK(opt.decode_chunk > 0, "decode chunk must be at least 1 token, got {}",
+              opt.decode_chunk);
+}
+
+// Positions past max_position_embeddings are outside what the model was trained on: its scores
+// there say little about the cache. Evaluated anyway (a user may mean it), but said once per task
+// in a process, not once per config evaluated on it.
+void warn_beyond_context(const Model& m, const TaskData& data) {
+  const int64_t limit = m.config.max_position_embeddings;
+  int64_t longest = 0, over = 0;
+  for (size_t i = 0; i < data.prompts.size(); ++i) {
+    // The teacher-forced pass: what is certainly run (generation usually stops well before its
+    // budget, so counting max_new_tokens would warn about positions never reached).
+    const int64_t n = static_cast<int64_t>(data.prompts[i].size() + data.continuations[i].size());
+    longest = std::max(longest, n);
+    over += n > limit;
+  }
+  if (over == 0) return;
+  static std::mutex mutex;
+  static std::set<std::string> warned;  // task names
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (!warned.insert(data.name).second) return;
+  }
+  spdlog::warn(
+      "task {}: {} of {} samples need up to {} positions (prompt and continuation), past the "
+      "model's max_position_embeddings {}: scores there are outside its trained context",
+      data.name, over, data.prompts.size(), longest, limit);
+}
+
+}  // namespace
 
 at::Tensor kl_per_position(const at::Tensor& ref, const at::Tensor& lp) {
   // sum_v p (log p - log q); clamp tiny negatives from rounding
@@ -21,6 +63,8 @@ std::vector<at::Tensor> teacher_forced_logprobs(const Model& m, const TaskData& 
                                                 const CacheFactory& make_cache,
                                                 const EvalOptions& opt, int64_t* tokens_held,
                                                 int64_t* bytes) {
+  check_eval_options(opt);
+  warn_beyond_context(m, data);
   const int64_t N = static_cast<int64_t>(data.prompts.size());
   std::vector<at::Tensor> out(static_cast<size_t>(N));
   int64_t held = 0, total_bytes = 0;
@@ -72,6 +116,7 @@ std::vector<at::Tensor> teacher_forced_logprobs(const Model& m, const TaskData& 
 TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& data,
                         const CacheFactory& make_cache, const EvalOptions& opt,
                         const ReferenceLogprobs* reference, ReferenceLogprobs* reference_out) {
+  check_eval_options(opt);
   TaskScore s;
   s.task = data.name;
   const int64_t N = static_cast<int64_t>(data.prompts.size());

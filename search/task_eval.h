@@ -11,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "lib/kv_cache.h"
-#include "lib/tokenizer.h"
+#include "lib/cache/kv_cache.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
 #include "search/task_data.h"
 
@@ -21,8 +21,9 @@ namespace kvmix {
 using CacheFactory = std::function<std::unique_ptr<KvCache>()>;
 
 struct EvalOptions {
-  int64_t batch = 16;         // sequences per cache
-  int64_t decode_chunk = 1;   // continuation tokens per forward step in the teacher-forced pass
+  int64_t batch = 16;         // sequences per cache; at least 1
+  int64_t decode_chunk = 1;   // continuation tokens per forward step in the teacher-forced pass;
+                              // at least 1
   bool generate = true;       // run the generation pass of generative tasks
   bool progress = true;
 };
@@ -46,7 +47,9 @@ struct TaskScore {
 };
 
 // `reference` (may be null) supplies full-precision log-probs for KL; `reference_out` (may be null)
-// receives this run's log-probs (pass it when evaluating the full-precision cache).
+// receives this run's log-probs (pass it when evaluating the full-precision cache). A batch or
+// decode chunk below 1 is a kvmix::Error; samples longer than max_position_embeddings are
+// evaluated, with one warning per task.
 TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& data,
                         const CacheFactory& make_cache, const EvalOptions& opt,
                         const ReferenceLogprobs* reference, ReferenceLogprobs* reference_out);

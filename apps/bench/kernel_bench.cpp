@@ -19,7 +19,7 @@
 #include "kernels/ops.h"
 #include "kernels/ops_args.h"
 #include "kernels/quant_kernels.h"
-#include "lib/cpu_threads.h"
+#include "lib/process/cpu_threads.h"
 
 namespace kvmix::bench {
 

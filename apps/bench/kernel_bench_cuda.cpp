@@ -8,7 +8,7 @@
 #include "apps/bench/kernel_bench_rows.h"
 #include "apps/bench/torch_composite.h"
 #include "kernels/ops.h"
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix::bench {
 

@@ -11,8 +11,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
-#include "lib/make_kv_cache.h"
+#include "base/error.h"
+#include "lib/cache/make_kv_cache.h"
 #include "models/llama_forward.h"  // forward, kv_shape
 
 namespace kvmix::bench {

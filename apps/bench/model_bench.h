@@ -1,7 +1,7 @@
 #pragma once
 // The model benchmark behind `kvmix bench model`: what the packed cache costs or saves on a whole
-// model, against the full-precision cache measured in the same run (STYLE.md rule 12: ratios to a
-// baseline, never absolute times held to a bound). For each context length T and each cache
+// model, against the full-precision cache measured in the same run (ratios, never absolute
+// times held to a bound: DESIGN.md, "Benchmarks"). For each context length T and each cache
 //   - full precision (the baseline),
 //   - packed K4V4 and K2V2 under KIVI (arXiv 2402.02750: keys per-channel, values per-token,
 //     group 32, residual window 32; lib/kv_pair.h),

@@ -4,9 +4,13 @@
 
 #include "apps/bench/kernel_bench.h"
 #include "apps/kvmix/cmd_bench.h"
+#include "apps/kvmix/value_checks.h"
+#include "base/error.h"
 
 namespace kvmix::app {
 namespace {
+
+constexpr int64_t kMaxBenchTokens = int64_t{1} << 20;
 
 struct BenchKernelsOptions {
   bench::KernelBenchOptions bench;  // shapes, repeats and seed; defaults in kernel_bench.h
@@ -15,6 +19,8 @@ struct BenchKernelsOptions {
 };
 
 int run_bench_kernels(const BenchKernelsOptions& o) {
+  // `--attention-tokens ,` gets past CLI11 as an empty list.
+  if (o.bench.attention_tokens.empty()) throw UsageError("--attention-tokens: the list is empty");
   bench::KernelBenchOptions b = o.bench;
   b.warm_allocator = !o.cold_allocator;
   const bench::KernelBenchReport r = bench::run_kernel_bench(b);
@@ -29,13 +35,16 @@ Command setup_bench_kernels(CLI::App& parent) {
   sub->add_flag("--json", o->json, "Print one JSON object (schema kvmix.bench.kernels)");
   sub->add_option("--repeats", o->bench.repeats, "Timed runs per figure (the median is reported)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  // Per-channel formats group 32 tokens, so the tensor holds whole groups; 2^20 tokens is a 4 GiB
+  // fp32 tensor at the default shape, beyond which the run only measures swapping.
   sub->add_option("--tokens", o->bench.tokens, "Tokens of the quantize/dequantize tensor [kv_heads, tokens, head_dim]")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(multiple_of(32, kMaxBenchTokens))->capture_default_str();
   sub->add_option("--attention-tokens", o->bench.attention_tokens, "Context lengths of the attention figures")
+      ->delimiter(',')->check(non_empty())->check(CLI::Range(int64_t{1}, kMaxBenchTokens))
       ->capture_default_str();
   sub->add_option("--seed", o->bench.seed, "Seed of the random inputs")->capture_default_str();
   sub->add_option("--threads", o->bench.threads, "Threads for kvmix and libtorch (0: every CPU)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(thread_count())->capture_default_str();
   sub->add_option("--device", o->bench.device, "cpu, or cuda (needs a libtorch with CUDA and a GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub->add_flag("--cold-allocator", o->cold_allocator,

@@ -5,7 +5,9 @@
 #include "apps/bench/model_bench.h"
 #include "apps/kvmix/cmd_bench.h"
 #include "apps/kvmix/model_options.h"
-#include "lib/atomic_file.h"
+#include "apps/kvmix/option_checks.h"
+#include "base/error.h"
+#include "lib/io/atomic_file.h"
 
 namespace kvmix::app {
 namespace {
@@ -17,6 +19,8 @@ struct BenchModelOptions {
 };
 
 int run_bench_model(const BenchModelOptions& o) {
+  // `--contexts ,` gets past CLI11 as an empty list.
+  if (o.bench.contexts.empty()) throw UsageError("--contexts: the list is empty");
   const LoadedRuntime rt = load_runtime(o.model);
   bench::ModelBenchReport r = bench::run_model_bench(rt.model, o.bench);
   r.model = o.model.model;  // as the user named it: the loader's absolute folder would tie the
@@ -34,7 +38,7 @@ Command setup_bench_model(CLI::App& parent) {
   add_model_options(sub, o->model);
   sub->add_option("--contexts", o->bench.contexts, "Prompt lengths in tokens (past the model's trained "
                   "length: run and flagged)")
-      ->delimiter(',')->check(CLI::PositiveNumber)->capture_default_str();
+      ->delimiter(',')->check(non_empty())->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--decode-tokens", o->bench.decode_tokens, "Single-token decode steps after each prompt")
       ->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--batch", o->bench.batch, "Sequences per forward")
@@ -42,7 +46,8 @@ Command setup_bench_model(CLI::App& parent) {
   sub->add_option("--repeats", o->bench.repeats, "Timed runs per figure, after one warm-up (the median is reported)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--seed", o->bench.seed, "Seed of the prompt and decode token ids")->capture_default_str();
-  sub->add_option("--json", o->json, "Also write the figures as JSON (schema kvmix.bench.model) to this file");
+  sub->add_option("--json", o->json, "Also write the figures as JSON (schema kvmix.bench.model) to this file")
+      ->check(output_file());
   return {sub, [o] { return run_bench_model(*o); }};
 }
 

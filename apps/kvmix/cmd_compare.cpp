@@ -1,19 +1,21 @@
 // `kvmix compare A.json B.json ...`: fronts from different methods or runs side by side. Each
 // front's hypervolume (pagmo2) against one common reference point (the widest of the fronts' own
 // references, so the numbers are comparable), how many of its points survive in the union front
-// (the others are dominated by another front's point), and one plot with every front.
+// (the others are dominated by another front's point), and one plot with every front
+// (search/plots.h; a plot that cannot be drawn is an error here, since it is the asked-for output).
 #include <spdlog/spdlog.h>
 
 #include <pagmo/utils/hypervolume.hpp>
 
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 
 #include "apps/kvmix/command.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
+#include "apps/kvmix/option_checks.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
+#include "lib/io/gnuplot.h"
 #include "search/front.h"
+#include "search/plots.h"
 
 namespace kvmix::app {
 namespace {
@@ -34,6 +36,9 @@ double pagmo_hv(const std::vector<FrontPoint>& pts, const Point2& ref) {
 
 int run_compare(const CompareOptions& o) {
   if (o.fronts.size() < 2) throw UsageError("compare needs at least two front files");
+  if (!o.plot.empty())
+    for (const char* ext : {"", ".dat", ".gp"})
+      refuse_output_over_inputs(o.plot + ext, "--plot", o.fronts);
   std::vector<Front> fs;
   for (const auto& f : o.fronts) fs.push_back(load_front(f));
   Point2 ref{0, 0};
@@ -56,7 +61,10 @@ int run_compare(const CompareOptions& o) {
             if (dominates({q.bytes_per_token, q.kl}, {p.bytes_per_token, p.kl})) dominated = true;
       survive += !dominated;
     }
-    std::printf("| %s | %s | %lld | %zu | %.6g | %lld |\n", o.fronts[i].c_str(), fs[i].method.c_str(),
+    // File names and labels come from other people's files: control bytes are shown escaped, so
+    // a label cannot move the cursor, clear the terminal or start a new table row.
+    std::printf("| %s | %s | %lld | %zu | %.6g | %lld |\n", escape_control_chars(o.fronts[i]).c_str(),
+                escape_control_chars(fs[i].method).c_str(),
                 static_cast<long long>(fs[i].evaluations), fs[i].points.size(),
                 pagmo_hv(fs[i].points, ref), static_cast<long long>(survive));
   }
@@ -64,21 +72,15 @@ int run_compare(const CompareOptions& o) {
               ref.cost, ref.error);
 
   if (!o.plot.empty()) {
-    std::string data, plot = "set terminal pngcairo size 900,600\nset output '" + o.plot +
-                             "'\nset xlabel 'true bytes per token'\nset ylabel 'calibration KL (nats/token)'\n"
-                             "set logscale y\nset key top right\nplot ";
-    for (size_t i = 0; i < fs.size(); ++i) {
-      for (const auto& p : fs[i].points) data += fmt::format("{} {}\n", p.bytes_per_token, std::max(p.kl, 1e-6));
-      data += "\n\n";
-      plot += fmt::format("{}'{}' index {} with linespoints title '{}'", i ? ", " : "", o.plot + ".dat", i,
-                          std::filesystem::path(o.fronts[i]).filename().string() + " (" + fs[i].method + ")");
-    }
-    write_file_atomic(o.plot + ".dat", data);
-    write_file_atomic(o.plot + ".gp", plot + "\n");
-    if (std::system(("gnuplot '" + o.plot + ".gp'").c_str()) != 0)
-      spdlog::warn("gnuplot failed or is missing: the plot script is {}.gp", o.plot);
-    else
-      spdlog::info("wrote {}", o.plot);
+    const std::string dat = o.plot + ".dat", gp = o.plot + ".gp";
+    write_file_atomic(dat, fronts_plot_data(fs));
+    write_file_atomic(gp, fronts_plot_script(fs, o.fronts, dat, o.plot));
+    // The PNG is what --plot asked for: without it the command failed, after the table and the
+    // plot's data and script are out.
+    const std::string failure = plot_failure(run_gnuplot(gp), o.plot, gp);
+    std::fflush(stdout);
+    if (!failure.empty()) throw Error(failure);
+    spdlog::info("wrote {}", o.plot);
   }
   return 0;
 }
@@ -87,7 +89,7 @@ Command setup_compare(CLI::App& parent) {
   auto o = std::make_shared<CompareOptions>();
   auto* sub = parent.add_subcommand("compare", "Hypervolume and dominance of two or more fronts, and one plot");
   sub->add_option("fronts", o->fronts, "front.json files")->required()->check(CLI::ExistingFile);
-  sub->add_option("--plot", o->plot, "Write a PNG of all fronts here");
+  sub->add_option("--plot", o->plot, "Write a PNG of all fronts here")->check(output_file());
   return {sub, [o] { return run_compare(*o); }};
 }
 

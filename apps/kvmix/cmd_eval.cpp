@@ -6,8 +6,9 @@
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
+#include "apps/kvmix/option_checks.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
 #include "search/eval_run.h"
 
 namespace kvmix::app {
@@ -37,17 +38,26 @@ int run_eval_command(const EvalOptions& o) {
         "quality. Pass --allow-calibration-split if that is what you intend.");
   if (split == Split::kTrain) throw UsageError("the training split is not an evaluation split");
 
-  auto rt = load_runtime(o.model);
+  // Every option is checked before the model loads: a bad value fails in a second, not after.
   std::vector<Scheme> schemes;
-  for (const auto& s : split_list(o.schemes)) schemes.push_back(parse_scheme(s));
+  for (const auto& s : required_list(o.schemes, "--schemes")) schemes.push_back(parse_scheme(s));
   std::vector<KvPair> pairs;
-  for (const auto& p : split_list(o.pairs)) pairs.push_back(parse_pair(p));
+  for (const auto& p : required_list(o.pairs, "--pairs")) pairs.push_back(parse_pair(p));
+  EvalRunOptions ro;
+  std::vector<std::string> inputs = o.configs;
+  for (const auto& t : required_list(o.tasks, "--tasks")) {
+    ro.tasks.push_back(parse_task(t, split, o.samples));
+    if (!ro.tasks.back().data_path.empty()) inputs.push_back(ro.tasks.back().data_path);
+  }
+  if (!o.out.empty()) refuse_output_over_inputs(o.out, "--out", inputs);
+
+  auto rt = load_runtime(o.model);
+  if (o.configs.empty())
+    for (Scheme s : schemes) check_scheme_fits(s, rt.model.config.head_dim);
   auto configs = o.configs.empty() ? uniform_eval_configs(schemes, pairs, rt.model.config.num_layers)
                                    : std::vector<EvalConfig>{};
-  for (const auto& f : o.configs) configs.push_back(eval_config_from_file(f, model_shape(rt.model)));
+  for (const auto& f : o.configs) configs.push_back(eval_config_from_file(f, kv_shape(rt.model.config)));
 
-  EvalRunOptions ro;
-  for (const auto& t : split_list(o.tasks)) ro.tasks.push_back(parse_task(t, split, o.samples));
   ro.cache = parse_cache_kind(o.cache);
   ro.eval.batch = o.batch;
   ro.eval.decode_chunk = o.decode_chunk;
@@ -66,25 +76,34 @@ Command setup_eval(CLI::App& parent) {
   auto* sub = parent.add_subcommand("eval", "Score KV configs on held-out tasks");
   add_model_options(sub, o->model);
   sub->add_option("-t,--tasks", o->tasks, "Tasks: text, arith, recall, or FILE.txt / FILE.jsonl")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')->check(non_empty())->check(task_name())->capture_default_str();
   sub->add_option("-p,--pairs", o->pairs, "Uniform KV pairs (K4V2, KV8, ...)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')->check(non_empty())
+      ->check(parsed_by([](const std::string& s) { parse_pair(s); }, "PAIR"))
+      ->capture_default_str();
   sub->add_option("-s,--schemes", o->schemes, "Schemes for the pairs: kivi, per-token")
-      ->delimiter(',')->capture_default_str();
-  sub->add_option("-c,--config", o->configs, "Per-layer kvmix config file(s) instead of pairs");
-  sub->add_option("--split", o->split, "heldout (default) or calib")->capture_default_str();
+      ->delimiter(',')->check(non_empty())
+      ->check(parsed_by([](const std::string& s) { parse_scheme(s); }, "SCHEME"))
+      ->capture_default_str();
+  sub->add_option("-c,--config", o->configs, "Per-layer kvmix config file(s) instead of pairs")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--split", o->split, "heldout (default) or calib")
+      ->check(parsed_by([](const std::string& s) { parse_split(s); }, "SPLIT"))
+      ->capture_default_str();
   sub->add_flag("--allow-calibration-split", o->allow_calibration,
                 "Allow --split calib (scores on calibration data are not held-out quality)");
   sub->add_option("-n,--samples", o->samples, "Samples (problems, or text windows) per task")
-      ->capture_default_str();
+      ->check(positive_int())->capture_default_str();
   sub->add_option("--cache", o->cache, "KV cache: packed (kvmix's runtime) or fake (fake-quant)")
+      ->check(parsed_by([](const std::string& s) { parse_cache_kind(s); }, "CACHE"))
       ->capture_default_str();
-  sub->add_option("--batch", o->batch, "Sequences per batch")->capture_default_str();
+  sub->add_option("--batch", o->batch, "Sequences per batch")
+      ->check(positive_int())->capture_default_str();
   sub->add_option("--decode-chunk", o->decode_chunk,
                   "Continuation tokens per step when scoring (1: exact decode semantics)")
-      ->capture_default_str();
+      ->check(positive_int())->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed (recorded; sampling only)")->capture_default_str();
-  sub->add_option("-o,--out", o->out, "Write the results JSON here");
+  sub->add_option("-o,--out", o->out, "Write the results JSON here")->check(output_file());
   return {sub, [o] { return run_eval_command(*o); }};
 }
 

@@ -7,10 +7,11 @@
 #include <optional>
 
 #include "apps/kvmix/command.h"
-#include "lib/error.h"
+#include "apps/kvmix/option_checks.h"
+#include "base/error.h"
 #include "lib/export/kvtuner_yaml.h"
 #include "lib/kv_config.h"
-#include "models/kv_model_shape.h"
+#include "models/model_kv_shape.h"
 #include "models/model_config.h"
 
 namespace kvmix::app {
@@ -25,10 +26,11 @@ struct ImportOptions {
 };
 
 int run_import_command(const ImportOptions& o) {
+  if (!o.out.empty()) refuse_output_over_inputs(o.out, "--out", {o.preset, o.model_config});
   const ModelConfig mc = load_model_config(o.model_config);
   std::optional<Scheme> scheme;
   if (!o.scheme.empty()) scheme = parse_scheme(o.scheme);
-  KvConfig c = load_kvtuner_preset(o.preset, scheme, kv_model_shape(mc), o.tokens);
+  KvConfig c = load_kvtuner_preset(o.preset, scheme, kv_shape(mc), o.tokens);
   c.provenance.model_path = o.model_config;
 
   const double nominal = nominal_bits(c);
@@ -56,13 +58,17 @@ Command setup_import(CLI::App& parent) {
   auto o = std::make_shared<ImportOptions>();
   auto* sub = parent.add_subcommand(
       "import-kvtuner", "Import a KVTuner per-layer preset (YAML) and report its true bits");
-  sub->add_option("preset", o->preset, "KVTuner preset {layer: {nbits_key, nbits_value}}")->required();
-  sub->add_option("--model-config", o->model_config, "The model's config.json")->required();
+  sub->add_option("preset", o->preset, "KVTuner preset {layer: {nbits_key, nbits_value}}")
+      ->required()->check(CLI::ExistingFile);
+  sub->add_option("--model-config", o->model_config, "The model's config.json")
+      ->required()->check(CLI::ExistingFile);
   sub->add_option("--scheme", o->scheme,
-                  "kivi or per-token (default: from the file name, as KVTuner names its presets)");
-  sub->add_option("-o,--out", o->out, "Write the kvmix per-layer config here");
+                  "kivi or per-token (default: from the file name, as KVTuner names its presets)")
+      ->check(parsed_by([](const std::string& s) { parse_scheme(s); }, "SCHEME"));
+  sub->add_option("-o,--out", o->out, "Write the kvmix per-layer config here")->check(output_file());
+  // lib/kv_config.schema.json's bound on the reference context.
   sub->add_option("--tokens", o->tokens, "Context length at which bytes per token are reported")
-      ->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))->capture_default_str();
   return {sub, [o] { return run_import_command(*o); }};
 }
 

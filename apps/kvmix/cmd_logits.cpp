@@ -12,8 +12,9 @@
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
+#include "apps/kvmix/option_checks.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
 #include "models/llama_forward.h"
 
 namespace kvmix::app {
@@ -64,9 +65,14 @@ Command setup_logits(CLI::App& parent) {
   auto* sub = parent.add_subcommand(
       "logits", "Next-token logits at every position of one sequence (JSON), to check kvmix against another implementation");
   add_model_options(sub, o->model);
-  sub->add_option("--tokens", o->tokens, "Token ids, comma-separated")->delimiter(',');
-  sub->add_option("--text", o->text, "Text, encoded with the model's tokenizer.json (special tokens added)");
-  sub->add_option("-o,--out", o->out, "Write the JSON (schema kvmix.logits) here instead of stdout");
+  // An empty --tokens would otherwise convert to the single id 0.
+  auto* tokens = sub->add_option("--tokens", o->tokens, "Token ids, comma-separated")
+                     ->delimiter(',')->check(non_empty())
+                     ->check(CLI::Range(int64_t{0}, int64_t{INT32_MAX}));
+  sub->add_option("--text", o->text, "Text, encoded with the model's tokenizer.json (special tokens added)")
+      ->check(non_empty())->excludes(tokens);
+  sub->add_option("-o,--out", o->out, "Write the JSON (schema kvmix.logits) here instead of stdout")
+      ->check(output_file());
   return {sub, [o] { return run_logits(*o); }};
 }
 

@@ -6,12 +6,13 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
+#include "apps/kvmix/option_checks.h"
+#include "lib/io/atomic_file.h"
+#include "lib/io/gnuplot.h"
+#include "base/error.h"
 #include "lib/policies/make_policy.h"
 #include "lib/policies/policy_report.h"
 #include "search/eval_run.h"
@@ -35,27 +36,33 @@ struct PoliciesOptions {
   std::string out = "policies";
 };
 
-bool gnuplot_available() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
-
 int run_policies_command(const PoliciesOptions& o) {
   for (double b : o.budgets)
     KVMIX_CHECK(b > 0 && b <= 1, "--budgets: {} is not a fraction of the fp16 cache in (0, 1]", b);
+  if (o.budgets.empty()) throw UsageError("--budgets: the list is empty");  // `-b ,`
   PolicyStudyOptions so;
   so.policies.clear();
-  for (const auto& name : split_list(o.policies)) so.policies.push_back(parse_policy(name));
+  for (const auto& name : required_list(o.policies, "--policies"))
+    so.policies.push_back(parse_policy(name));
   so.budgets = o.budgets;
   so.kivi.clear();
   for (const auto& p : split_list(o.kivi)) so.kivi.push_back(parse_pair(p));
   so.batch = o.batch;
   so.seed = o.seed;
   so.journal_path = o.out + ".journal.jsonl";
+  std::vector<TaskSpec> specs;
+  std::vector<std::string> inputs = o.configs;
+  for (const auto& t : required_list(o.tasks, "--tasks")) {
+    specs.push_back(parse_task(t, Split::kHeldOut, o.samples));
+    if (!specs.back().data_path.empty()) inputs.push_back(specs.back().data_path);
+  }
+  for (const char* ext : {".json", ".md", ".dat", ".gp", ".png", ".journal.jsonl"})
+    refuse_output_over_inputs(o.out + ext, "--out", inputs);
 
   auto rt = load_runtime(o.model);
+  if (!so.kivi.empty()) check_scheme_fits(Scheme::kKivi, rt.model.config.head_dim);
   for (const auto& f : o.configs)
-    so.configs.push_back(eval_config_from_file(f, model_shape(rt.model)));
-  std::vector<TaskSpec> specs;
-  for (const auto& t : split_list(o.tasks))
-    specs.push_back(parse_task(t, Split::kHeldOut, o.samples));
+    so.configs.push_back(eval_config_from_file(f, kv_shape(rt.model.config)));
   const auto tasks = prepare_policy_study_tasks(specs, rt.tokenizer);
   const nlohmann::json study = run_policy_study(rt.model, rt.tokenizer, tasks, so);
 
@@ -65,13 +72,11 @@ int run_policies_command(const PoliciesOptions& o) {
   const std::string dat = o.out + ".dat", gp = o.out + ".gp", png = o.out + ".png";
   write_file_atomic(dat, policy_plot_data(study));
   write_file_atomic(gp, policy_plot_script(study, dat, png));
-  if (!gnuplot_available()) {
-    spdlog::warn("gnuplot not found: wrote {} and {} but no plot", dat, gp);
-  } else if (std::system(("gnuplot '" + gp + "'").c_str()) != 0) {
-    spdlog::warn("gnuplot failed on {}: no plot", gp);
-  } else {
+  // A missing or failing gnuplot costs the picture only: the study's results are written.
+  if (const std::string failure = plot_failure(run_gnuplot(gp), png, gp); !failure.empty())
+    spdlog::warn("{}", failure);
+  else
     spdlog::info("wrote {}", png);
-  }
   spdlog::info("wrote {}.json and {}.md", o.out, o.out);
   std::fputs(table.c_str(), stdout);
   return 0;
@@ -83,22 +88,34 @@ Command setup_policies(CLI::App& parent) {
       "policies", "Eviction versus quantization: token policies at equal true-byte budgets");
   add_model_options(sub, o->model);
   sub->add_option("-t,--tasks", o->tasks, "Held-out tasks: recall, arith, text, or FILE.txt / FILE.jsonl")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')->check(non_empty())->check(task_name())->capture_default_str();
   sub->add_option("-p,--policies", o->policies,
                   "Policies: streaming, h2o, snapkv, tova, mikv, zipvl, kvcrush, vidkv")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')->check(non_empty())
+      ->check(parsed_by([](const std::string& s) { parse_policy(s); }, "POLICY"))
+      ->capture_default_str();
   sub->add_option("-b,--budgets", o->budgets, "Budgets, fractions of the fp16 cache")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')->check(finite_in(0.0, 1.0, /*lo_open=*/true))->capture_default_str();
+  // An empty value is allowed here: `--kivi ""` skips the baselines.
   sub->add_option("--kivi", o->kivi, "KIVI uniform baselines (pairs; empty to skip)")
-      ->delimiter(',')->capture_default_str();
-  sub->add_option("-c,--config", o->configs, "kvmix per-layer config file(s) as baselines");
-  sub->add_option("-n,--samples", o->samples, "Samples per task")->capture_default_str();
-  sub->add_option("--batch", o->batch, "Sequences per batch")->capture_default_str();
+      ->delimiter(',')
+      ->check(parsed_by(
+          [](const std::string& s) {
+            if (!s.empty()) parse_pair(s);
+          },
+          "PAIR"))
+      ->capture_default_str();
+  sub->add_option("-c,--config", o->configs, "kvmix per-layer config file(s) as baselines")
+      ->check(CLI::ExistingFile);
+  sub->add_option("-n,--samples", o->samples, "Samples per task")
+      ->check(positive_int())->capture_default_str();
+  sub->add_option("--batch", o->batch, "Sequences per batch")
+      ->check(positive_int())->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed (recorded)")->capture_default_str();
   sub->add_option("-o,--out", o->out,
                   "Output prefix: PREFIX.json, .md, .dat, .gp, .png; PREFIX.journal.jsonl keeps "
                   "finished runs, so the same command run again continues where it stopped")
-      ->capture_default_str();
+      ->check(non_empty())->capture_default_str();
   return {sub, [o] { return run_policies_command(*o); }};
 }
 

@@ -8,9 +8,10 @@
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
-#include "apps/kvmix/plots.h"
-#include "apps/kvmix/tune_stages.h"
-#include "lib/error.h"
+#include "search/plots.h"
+#include "apps/kvmix/stage_options.h"
+#include "search/run_timing.h"
+#include "base/error.h"
 
 namespace fs = std::filesystem;
 
@@ -33,8 +34,9 @@ int run_profile_command(const ProfileCommandOptions& o) {
     fs::create_directories(out.parent_path(), ec);
     KVMIX_CHECK(!ec, "{}: cannot create the output folder: {}", out.parent_path().string(), ec.message());
   }
+  const std::atomic<bool>& stop = stop_on_sigint();
   const auto rt = load_runtime(o.model);
-  const Sensitivity s = profile_stage(rt, o.profile, o.out);
+  const Sensitivity s = profile_stage(rt.model, rt.tokenizer, o.profile, o.out, &stop);
   const std::string png = fs::path(out).replace_extension(".png").string();
   plot_sensitivity_heatmap(s, ErrorMetric::kOutRelErr, png);
   spdlog::info("wrote {} and {} ({} layers x {} pairs) in {:.1f} s", o.out, png, s.cells.size(), s.pairs.size(),

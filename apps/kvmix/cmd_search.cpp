@@ -12,8 +12,9 @@
 
 #include "apps/kvmix/command.h"
 #include "apps/kvmix/model_options.h"
-#include "apps/kvmix/tune_stages.h"
-#include "lib/error.h"
+#include "apps/kvmix/stage_options.h"
+#include "search/run_timing.h"
+#include "base/error.h"
 #include "search/cluster_sweep.h"
 #include "search/prune.h"
 
@@ -58,7 +59,7 @@ int run_search_command(const SearchCommandOptions& o) {
   std::vector<std::string> pairs;
   for (const auto& p : s.pairs) pairs.push_back(pair_name(p));
   identity["pairs"] = pairs;
-  const SearchStageResult r = search_stage(rt, s, space, o.search, calib, identity, o.out, &stop);
+  const SearchStageResult r = search_stage(rt.model, rt.tokenizer, s, space, o.search, calib, identity, o.out, &stop);
   if (!r.front.complete) return 130;
 
   std::printf("# kvmix search (%s)\n\n%zu full evaluations%s, %zu points on the front, hypervolume %.4f\n\n",

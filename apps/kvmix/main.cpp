@@ -4,12 +4,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "apps/kvmix/command.h"
 #include "kvmix_version.h"
-#include "lib/allocator_tuning.h"
-#include "lib/error.h"
+#include "lib/process/allocator_tuning.h"
+#include "base/error.h"
 
 namespace kvmix::app {
 
@@ -23,6 +24,10 @@ std::vector<SetupFn>& command_registry() {
 int main(int argc, char** argv) {
   using namespace kvmix;
   kvmix::keep_freed_memory_for_reuse();
+  // Past a file size limit (ulimit -f) write() then fails with EFBIG, which the atomic writers
+  // report and clean up after; by default SIGXFSZ would kill kvmix mid-write and leave the
+  // temporary file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App cli{
       "kvmix: calibrate, search and export per-layer KV-cache precision for decoder LLMs",
       "kvmix"};
@@ -55,6 +60,9 @@ int main(int argc, char** argv) {
     for (auto& c : commands)
       if (c.app->parsed()) return c.run();
     return 2;
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "kvmix: interrupted: %s\n", e.what());
+    return 130;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "kvmix: usage error: %s\n", e.what());
     return 2;

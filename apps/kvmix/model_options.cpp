@@ -5,29 +5,52 @@
 #include <algorithm>
 #include <thread>
 
-#include "lib/cpu_threads.h"
-#include "lib/error.h"
-#include "lib/paths.h"
+#include "apps/kvmix/value_checks.h"
+#include "lib/process/cpu_threads.h"
+#include "base/error.h"
+#include "lib/io/paths.h"
 #include "models/loader.h"
 
 namespace kvmix::app {
 
-void add_model_options(CLI::App* app, ModelOptions& o) {
-  app->add_option("-m,--model", o.model, "Model: 'builtin' or a Hugging Face checkpoint folder")
-      ->capture_default_str();
-  app->add_option("--dtype", o.dtype, "Compute dtype: fp32, bf16, fp16")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
-      ->capture_default_str();
-  app->add_option("--threads", o.threads, "CPU threads (0: all cores)")->capture_default_str();
-}
-
 namespace {
+
+// kvmix runs models on the CPU, where libtorch implements no fp16 matrix multiply ("addmm_impl_cpu_"
+// not implemented for 'Half'): refused while parsing, not after the model has loaded.
+CLI::Validator cpu_dtype() {
+  return CLI::Validator(
+      [](std::string& s) {
+        return s == "fp16" ? std::string("fp16 is not supported on the CPU, where kvmix runs models "
+                                         "(libtorch has no fp16 matrix multiply there); use bf16, "
+                                         "which takes the same memory, or fp32")
+                           : std::string();
+      },
+      "", "cpu_dtype");
+}
 
 std::string model_dir(const ModelOptions& o) { return o.model == "builtin" ? builtin_model_dir() : o.model; }
 
 }  // namespace
 
+void add_model_options(CLI::App* app, ModelOptions& o) {
+  app->add_option("-m,--model", o.model, "Model: 'builtin' or a Hugging Face checkpoint folder")
+      ->check(non_empty())
+      ->capture_default_str();
+  app->add_option("--dtype", o.dtype, "Compute dtype: fp32 or bf16 (fp16: not on the CPU)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->check(cpu_dtype())
+      ->capture_default_str();
+  app->add_option("--threads", o.threads,
+                  fmt::format("CPU threads (0: all cores; at most {})", max_threads()))
+      ->check(thread_count())
+      ->capture_default_str();
+}
+
 Model load_model_only(const ModelOptions& o) {
+  // The command line refuses both already; this guards code that fills ModelOptions itself.
+  if (o.threads < 0 || o.threads > max_threads())
+    throw UsageError(fmt::format("--threads {} is outside [0, {}]", o.threads, max_threads()));
+  if (o.dtype == "fp16") throw UsageError("--dtype fp16 is not supported on the CPU; use bf16");
   // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores".
   const unsigned hw = std::thread::hardware_concurrency();
   set_cpu_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));

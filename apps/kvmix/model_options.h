@@ -4,17 +4,19 @@
 
 #include <string>
 
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "models/model.h"
 
 namespace kvmix::app {
 
 struct ModelOptions {
   std::string model = "builtin";  // "builtin" or a Hugging Face checkpoint folder
-  std::string dtype = "fp32";     // compute dtype: fp32, bf16, fp16
-  int threads = 0;                // 0: libtorch's default
+  std::string dtype = "fp32";     // compute dtype: fp32 or bf16 (fp16 has no CPU matmul: refused)
+  int threads = 0;                // 0: every core; at most max_threads() (value_checks.h)
 };
 
+// Declares -m/--model, --dtype and --threads with their checks: fp16 and thread counts outside
+// [0, max_threads()] are CLI11 validation errors (exit status 2).
 void add_model_options(CLI::App* app, ModelOptions& o);
 
 struct LoadedRuntime {

@@ -11,7 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "lib/allocator_tuning.h"
+#include "lib/process/allocator_tuning.h"
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -23,12 +23,12 @@
 #include "apps/train/builtin_recipe.h"
 #include "apps/train/builtin_vocab.h"
 #include "apps/train/training_stream.h"
-#include "lib/atomic_file.h"
-#include "lib/cpu_threads.h"
-#include "lib/error.h"
-#include "lib/json_file.h"
-#include "lib/full_kv_cache.h"
-#include "lib/paths.h"
+#include "lib/io/atomic_file.h"
+#include "lib/process/cpu_threads.h"
+#include "base/error.h"
+#include "lib/io/json_file.h"
+#include "lib/cache/full_kv_cache.h"
+#include "lib/io/paths.h"
 #include "lib/tasks/arith.h"
 #include "lib/tasks/recall.h"
 #include "models/generate.h"

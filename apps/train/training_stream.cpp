@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "apps/train/builtin_vocab.h"
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/rng.h"
 #include "lib/tasks/arith.h"
 #include "lib/tasks/recall.h"

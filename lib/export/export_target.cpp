@@ -1,6 +1,6 @@
 #include "lib/export/export_target.h"
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/export/hf_quantized_cache.h"
 #include "lib/export/kvtuner_yaml.h"
 #include "lib/export/llamacpp_flags.h"

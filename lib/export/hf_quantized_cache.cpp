@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "lib/export/lowering.h"
 
 namespace kvmix {
@@ -42,14 +43,23 @@ ExportResult export_hf(const KvConfig& c) {
   // Global axes, group and residual: the first grouped format met on each side.
   const QuantFormat* gk = nullptr;
   const QuantFormat* gv = nullptr;
-  for (const auto& l : c.layers) {
-    if (!gk && grouped(l.k)) gk = &l.k;
-    if (!gv && grouped(l.v)) gv = &l.v;
+  size_t gk_layer = 0, gv_layer = 0;
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    if (!gk && grouped(c.layers[l].k)) gk = &c.layers[l].k, gk_layer = l;
+    if (!gv && grouped(c.layers[l].v)) gv = &c.layers[l].v, gv_layer = l;
   }
   const int axis_key = gk ? hf_axis(*gk) : 0;
   const int axis_value = gv ? hf_axis(*gv) : 1;
   const int64_t group = gk ? hf_group(*gk, hd) : gv ? hf_group(*gv, hd) : hd;
   const int residual = gk ? gk->residual : gv ? gv->residual : 0;
+  // The cache has one q_group_size for keys and values, and a side quantized per token (axis 1)
+  // groups the head's channels by it: checked here, before any byte count uses the layout.
+  for (const auto& [name, axis] : {std::pair{"axis_key", axis_key}, {"axis_value", axis_value}})
+    KVMIX_CHECK(axis == 0 || hd % group == 0,
+                "q_group_size {} (the group of layer {}'s {}) does not divide head_dim {}, "
+                "which {} {} (per-token groups of channels) needs: transformers' quantized cache "
+                "has one group size for keys and values",
+                group, gk ? gk_layer : gv_layer, gk ? "keys" : "values", hd, name, axis);
 
   int nbits = 1;
   bool mixed = false;

@@ -7,8 +7,8 @@
 #include <cctype>
 #include <map>
 
-#include "lib/atomic_file.h"  // read_file
-#include "lib/error.h"
+#include "lib/io/atomic_file.h"  // read_file
+#include "base/error.h"
 #include "lib/export/lowering.h"
 
 namespace kvmix {
@@ -47,11 +47,13 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Strict integer from a YAML scalar: digits only (with an optional sign), no trailing text.
+// Strict integer from a YAML scalar: digits only (with an optional sign), no trailing text, no
+// leading zero (PyYAML, which KVTuner loads presets with, reads 016 as octal 14).
 bool parse_int(const std::string& s, int64_t& out) {
   if (s.empty() || s.size() > 18) return false;
   size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
   if (i == s.size()) return false;
+  if (s[i] == '0' && i + 1 < s.size()) return false;
   for (size_t k = i; k < s.size(); ++k)
     if (!std::isdigit(static_cast<unsigned char>(s[k]))) return false;
   out = std::stoll(s);
@@ -142,10 +144,22 @@ std::optional<Scheme> scheme_from_preset_name(const std::string& path) {
 }
 
 KvConfig import_kvtuner(const std::string& text, const std::string& source, Scheme scheme,
-                        const KvModelShape& model) {
+                        const KvShape& model) {
+  try {
+    check_scheme_fits(scheme, model.head_dim);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", source, e.what()));
+  }
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // PyYAML's yaml.safe_load refuses a stream of several documents; yaml-cpp's Load would
+    // silently take the first.
+    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    KVMIX_CHECK(docs.size() <= 1,
+                "{}: holds {} YAML documents; a KVTuner preset is one mapping (PyYAML refuses "
+                "more)",
+                source, docs.size());
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}: not valid YAML: {}", source, e.what()));
   }
@@ -160,16 +174,22 @@ KvConfig import_kvtuner(const std::string& text, const std::string& source, Sche
                 kv.first.IsScalar() ? kv.first.Scalar() : std::string("(a collection)"));
     KVMIX_CHECK(kv.second.IsMap(), "{}: layer {} must map to {{nbits_key, nbits_value}}",
                 where(source, kv.first), layer);
+    // yaml-cpp keeps both entries of a repeated key and looks up the first; PyYAML keeps the
+    // last. Either reading could be wrong, so a repeated key is refused.
+    bool seen_key = false, seen_value = false;
     for (const auto& field : kv.second) {
       const std::string k = field.first.IsScalar() ? field.first.Scalar() : "(a collection)";
       KVMIX_CHECK(k == "nbits_key" || k == "nbits_value",
                   "{}: layer {}: unknown key '{}' (a preset has nbits_key and nbits_value)",
                   where(source, field.first), layer, k);
+      bool& seen = k == "nbits_key" ? seen_key : seen_value;
+      KVMIX_CHECK(!seen, "{}: layer {}: duplicate key '{}'", where(source, field.first), layer, k);
+      seen = true;
     }
     const KvPair p{read_bits(kv.second, "nbits_key", layer, source),
                    read_bits(kv.second, "nbits_value", layer, source)};
-    KVMIX_CHECK(pairs.emplace(layer, p).second, "{}: layer {} appears twice",
-                where(source, kv.first), layer);
+    KVMIX_CHECK(pairs.emplace(layer, p).second, "{}: duplicate key '{}': layer {} appears twice",
+                where(source, kv.first), kv.first.Scalar(), layer);
   }
   KVMIX_CHECK(static_cast<int64_t>(pairs.size()) == model.layers,
               "{}: {} layer entries, but the model has {} layers", source, pairs.size(),
@@ -190,7 +210,7 @@ KvConfig import_kvtuner(const std::string& text, const std::string& source, Sche
 }
 
 KvConfig load_kvtuner_preset(const std::string& path, std::optional<Scheme> scheme,
-                             const KvModelShape& model, int64_t reference_tokens) {
+                             const KvShape& model, int64_t reference_tokens) {
   if (!scheme) scheme = scheme_from_preset_name(path);
   if (!scheme)
     throw UsageError(fmt::format(

@@ -16,7 +16,10 @@
 // formats that are not the scheme's own (another group, residual, symmetry or scale dtype), fp8
 // written as 8-bit integers, ternary written as 2 bits.
 // Import: a KvConfig for a given model shape under the scheme; errors name the file and the
-// layer (malformed YAML, a missing nbits, unsupported bits, layer count against the model).
+// layer (malformed YAML, a missing nbits, unsupported bits, layer count against the model). What
+// PyYAML (KVTuner's reader) would read differently is refused, not guessed: a repeated key, more
+// than one document, integers with a leading zero. So is a scheme whose groups do not fit the
+// model's head_dim (kivi on 16 or 48).
 #include <optional>
 #include <string>
 
@@ -33,11 +36,11 @@ std::optional<Scheme> scheme_from_preset_name(const std::string& path);
 
 // Parses preset text (`source` names it in errors) into per-layer formats for `model`.
 KvConfig import_kvtuner(const std::string& yaml_text, const std::string& source, Scheme scheme,
-                        const KvModelShape& model);
+                        const KvShape& model);
 
 // Reads a preset file; the scheme is `scheme` if given, else the file name's (UsageError when
 // neither says). reference_tokens is the context the config's bytes per token are reported at.
 KvConfig load_kvtuner_preset(const std::string& path, std::optional<Scheme> scheme,
-                             const KvModelShape& model, int64_t reference_tokens = 4096);
+                             const KvShape& model, int64_t reference_tokens = 4096);
 
 }  // namespace kvmix

@@ -10,7 +10,7 @@
 // Per kept token and head: a 32-bit position index and the fp32 accumulated score, 8 bytes.
 #include <vector>
 
-#include "lib/growable_tensor.h"
+#include "lib/cache/growable_tensor.h"
 #include "lib/policies/token_policy.h"
 
 namespace kvmix {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

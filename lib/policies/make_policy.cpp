@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/policies/tova.h"
 
 namespace kvmix {

@@ -1,6 +1,6 @@
 #pragma once
-// Builds a token policy from its name: the one place names are parsed (STYLE.md: no magic
-// strings past the edge).
+// Builds a token policy from its name: the one place names are parsed (no magic strings past the
+// edge: DESIGN.md, "Coding habits").
 #include <memory>
 #include <string>
 #include <vector>

@@ -4,7 +4,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "kernels/ops.h"
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

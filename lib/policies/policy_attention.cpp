@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

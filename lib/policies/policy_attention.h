@@ -1,6 +1,6 @@
 #pragma once
 // Grouped-query attention where each KV head keeps its own subset of slots: the attention of the
-// eviction and importance policies. Same conventions as lib/attention.h (dense_attention), except
+// eviction and importance policies. Same conventions as lib/dense_attention.h (dense_attention), except
 // that validity is per KV head.
 #include <ATen/core/Tensor.h>
 

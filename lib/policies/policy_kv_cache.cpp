@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/policies/policy_attention.h"
 
 namespace kvmix {

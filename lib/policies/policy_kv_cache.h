@@ -12,9 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include "lib/dense_kv_store.h"
-#include "lib/growable_tensor.h"
-#include "lib/kv_cache.h"
+#include "lib/cache/dense_kv_store.h"
+#include "lib/cache/growable_tensor.h"
+#include "lib/cache/kv_cache.h"
 #include "lib/policies/token_policy.h"
 
 namespace kvmix {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "lib/io/gnuplot.h"
+
 namespace kvmix {
 namespace {
 
@@ -85,7 +87,8 @@ std::string policy_plot_data(const json& study) {
         if (r.at("task") == t && r.at("policy") == p)
           pts.emplace_back(100 * r.at("bytes_fraction").get<double>(), r.at("score").get<double>());
       std::sort(pts.begin(), pts.end());
-      out += fmt::format("# task {} policy {}\n", t, p);
+      // a control byte in a name (a task file's name) would end the comment and start data
+      out += fmt::format("# task {} policy {}\n", escape_control_chars(t), escape_control_chars(p));
       for (const auto& [x, y] : pts) out += fmt::format("{:.4f} {:.6f}\n", x, y);
       out += "\n\n";
     }
@@ -100,19 +103,19 @@ std::string policy_plot_script(const json& study, const std::string& data_file,
   for (const auto& r : study.at("results")) ppl[r.at("task").get<std::string>()] = is_ppl(r);
   const size_t n = std::max<size_t>(tasks.size(), 1);
   std::string s = fmt::format(
-      "set terminal pngcairo size {},480 noenhanced\nset output '{}'\n"
+      "set terminal pngcairo size {},480 noenhanced\nset output {}\n"
       "set multiplot layout 1,{}\nset key outside bottom center horizontal maxrows 3 font ',8'\n"
       "set grid\nset xlabel 'true bytes (% of fp16)'\n",
-      560 * n, png_file, n);
+      560 * n, gnuplot_path(png_file), n);
   for (size_t ti = 0; ti < tasks.size(); ++ti) {
     const auto& t = tasks[ti];
-    s += fmt::format("set title '{}'\nset ylabel '{}'\n", t, ppl[t] ? "perplexity" : "exact match");
+    s += fmt::format("set title {}\nset ylabel '{}'\n", gnuplot_quote(t), ppl[t] ? "perplexity" : "exact match");
     s += ppl[t] ? "set logscale y\n" : "unset logscale y\n";
     s += "plot ";
     for (size_t pi = 0; pi < policies.size(); ++pi) {
       const size_t block = ti * policies.size() + pi;
-      s += fmt::format("{}'{}' index {} using 1:2 with linespoints title '{}'", pi ? ", " : "",
-                       data_file, block, policies[pi]);
+      s += fmt::format("{}{} index {} using 1:2 with linespoints title {}", pi ? ", " : "",
+                       gnuplot_path(data_file), block, gnuplot_quote(policies[pi]));
     }
     s += "\n";
   }

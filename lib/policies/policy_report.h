@@ -6,7 +6,8 @@
 // where bytes_fraction is the cache's true bytes over the fp16 bytes of the same tokens, and budget
 // is the policy's budget fraction (0 for the baselines, which have none). These functions turn it
 // into a Markdown table and a gnuplot plot (score against true bytes, one line per policy, one
-// panel per task); they only build text, the command writes the files and runs gnuplot.
+// panel per task); they only build text, the command writes the files and runs gnuplot. Names and
+// paths enter the script only through lib/io/gnuplot.h's quoting: a study file is input.
 #include <nlohmann/json.hpp>
 
 #include <string>

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <spdlog/fmt/fmt.h>
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

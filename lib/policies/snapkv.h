@@ -16,7 +16,7 @@
 // Per kept token and head: a 32-bit position index, 4 bytes.
 #include <vector>
 
-#include "lib/growable_tensor.h"
+#include "lib/cache/growable_tensor.h"
 #include "lib/policies/token_policy.h"
 
 namespace kvmix {

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "kernels/ops.h"
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

@@ -25,7 +25,7 @@
 #include <string>
 
 #include "kernels/quant_format.h"
-#include "lib/kv_cache.h"
+#include "lib/cache/kv_cache.h"
 
 namespace kvmix {
 

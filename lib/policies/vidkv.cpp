@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "kernels/ops.h"
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 namespace {

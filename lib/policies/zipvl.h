@@ -16,7 +16,7 @@
 // Defaults: tau 0.975; high 4 bits, low 2 bits, per token, asymmetric, G = D, fp16 scale and zero.
 #include <vector>
 
-#include "lib/growable_tensor.h"
+#include "lib/cache/growable_tensor.h"
 #include "lib/policies/token_policy.h"
 
 namespace kvmix {

@@ -4,8 +4,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "lib/atomic_file.h"
-#include "lib/error.h"
+#include "lib/io/atomic_file.h"
+#include "base/error.h"
+#include "lib/tokenizer/utf8.h"  // check_utf8_file
 
 namespace kvmix {
 namespace fs = std::filesystem;
@@ -56,7 +57,9 @@ std::vector<Document> load_brown_corpus(const std::string& dir) {
   KVMIX_CHECK(!names.empty(), "{}: no Brown corpus documents (files ca01..cr09) found", dir);
   std::vector<Document> docs;
   for (const auto& n : names) {
-    std::istringstream in(read_file(dir + "/" + n));
+    const std::string raw = read_file(dir + "/" + n);
+    check_utf8_file(raw, dir + "/" + n);
+    std::istringstream in(raw);
     std::string line, text;
     while (std::getline(in, line)) {
       std::string plain = detokenize_brown(line);

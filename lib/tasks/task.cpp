@@ -1,6 +1,6 @@
 #include "lib/tasks/task.h"
 
-#include "lib/error.h"
+#include "base/error.h"
 
 namespace kvmix {
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The one call a session makes on a lent GPU machine (the device tool): builds
-# scripts/gpu/CMakeLists.txt against that machine's pip torch, runs the kernel tests (reference,
+# The one call a session makes on a lent GPU machine (the device tool): builds the kernels alone
+# (the top-level CMakeLists.txt with -DKVMIX_KERNELS_ONLY=ON) against that machine's pip torch, runs the kernel tests (reference,
 # CPU and CUDA bit for bit), `kvmix bench kernels --device cuda`, and transformers' reference
 # logits for scripts/compare_transformers.mjs; logs and figures land in $OUT.
 #
@@ -15,8 +15,9 @@ prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 # transformers on the CPU, beside the build
 (python3 scripts/transformers_reference.py "$out/transformers-ref" > "$out/transformers.log" 2>&1; \
  echo "transformers_reference rc=$?" >> "$out/transformers.log") &
-if ! cmake -S scripts/gpu -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
-     -DKVMIX_HEADERS="$PWD/.cache/gpu-headers" > "$out/configure.log" 2>&1; then
+if ! cmake -S . -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DKVMIX_KERNELS_ONLY=ON \
+     -DKVMIX_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DKVMIX_HEADERS="$PWD/.cache/gpu-headers" \
+     > "$out/configure.log" 2>&1; then
   tail -40 "$out/configure.log"; wait; exit 1
 fi
 if ! cmake --build build-gpu -j "$(nproc)" > "$out/build.log" 2>&1; then

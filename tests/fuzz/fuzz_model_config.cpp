@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "models/model_config.h"
 
 namespace {

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
-#include "lib/safetensors_header.h"
+#include "base/error.h"
+#include "lib/io/safetensors_header.h"
 #include "models/model_config.h"
 #include "tests/temp_dir.h"  // read_bytes
 

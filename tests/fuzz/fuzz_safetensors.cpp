@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "lib/error.h"
-#include "lib/safetensors_header.h"
+#include "base/error.h"
+#include "lib/io/safetensors_header.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace kvmix;

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/kv_config.h"
 #include "tests/temp_dir.h"  // read_bytes
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "tests/kernels/kernel_test_util.h"
 
 using namespace kvmix;

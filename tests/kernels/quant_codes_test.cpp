@@ -53,26 +53,18 @@ void check_against_reference(const QuantFormat& f, const std::vector<int64_t>& s
   check_against_reference_input(random_input(shape, seed, dtype), f, backend);
 }
 
-}  // namespace
-
-TEST_CASE("registry formats: CPU and CUDA agree bit for bit with the reference",
-          "[kernels][codes]") {
+// Each runs its generated cases on one backend; the CPU and CUDA test cases below share them.
+void registry_formats_agree(Backend backend) {
   const auto& registry = format_registry();
   const size_t index = GENERATE_COPY(range<size_t>(0, registry.size()));
   const std::vector<int64_t> shape = GENERATE(values<std::vector<int64_t>>(
       {{1, 128}, {2, 7, 128}, {3, 17, 128}, {2, 1025, 128}, {1, 2, 33, 128}}));
   const at::ScalarType dtype = GENERATE(at::kFloat, at::kBFloat16, at::kHalf);
-  const Backend backend = GENERATE(Backend::kCpu, Backend::kCuda);
   CAPTURE(registry[index].name, shape_text(shape), dtype, backend_name(backend));
-  if (!backend_available(backend)) {
-    SUCCEED("no CUDA device: case skipped");
-    return;
-  }
   check_against_reference(registry[index].format, shape, dtype, backend, 1000 + index);
 }
 
-TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8 agree bit for bit with the reference",
-          "[kernels][codes]") {
+void odd_formats_agree(Backend backend) {
   struct Case {
     QuantFormat f;
     int64_t channels;
@@ -98,13 +90,32 @@ TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8 agree bit for bit with th
   }));
   const int64_t tokens = GENERATE(1, 7, 31, 32, 33, 1025);
   const at::ScalarType dtype = GENERATE(at::kFloat, at::kBFloat16, at::kHalf);
-  const Backend backend = GENERATE(Backend::kCpu, Backend::kCuda);
   CAPTURE(format_name(c.f), tokens, c.channels, dtype, backend_name(backend));
-  if (!backend_available(backend)) {
-    SUCCEED("no CUDA device: case skipped");
-    return;
-  }
   check_against_reference(c.f, {2, tokens, c.channels}, dtype, backend, 77 + tokens);
+}
+
+}  // namespace
+
+TEST_CASE("registry formats: the CPU kernels agree bit for bit with the reference",
+          "[kernels][codes]") {
+  registry_formats_agree(Backend::kCpu);
+}
+
+TEST_CASE("registry formats: the CUDA kernels agree bit for bit with the reference",
+          "[kernels][codes][cuda]") {
+  if (skip_without_cuda()) return;
+  registry_formats_agree(Backend::kCuda);
+}
+
+TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8: CPU agrees bit for bit with the reference",
+          "[kernels][codes]") {
+  odd_formats_agree(Backend::kCpu);
+}
+
+TEST_CASE("odd groups, fp32 scales and fp16-scaled fp8: CUDA agrees bit for bit with the reference",
+          "[kernels][codes][cuda]") {
+  if (skip_without_cuda()) return;
+  odd_formats_agree(Backend::kCuda);
 }
 
 TEST_CASE("signed zeros and constant groups agree bit for bit with the reference",

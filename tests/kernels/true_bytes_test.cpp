@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "kernels/ops.h"
-#include "lib/error.h"
+#include "base/error.h"
 
 using namespace kvmix;
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "tests/lib/export/small_config.h"
 #include "tests/temp_dir.h"
 
@@ -86,7 +86,7 @@ TEST_CASE("kv_config: semantic errors after the schema", "[kv_config]") {
 
 TEST_CASE("kv_config: a config for another model shape is refused", "[kv_config]") {
   const KvConfig c = test::small_config();
-  KvModelShape other = c.model;
+  KvShape other = c.model;
   CHECK_NOTHROW(check_kv_config_matches(c, other, "cfg.json"));
   other.kv_heads = 8;
   CHECK_THROWS_WITH(check_kv_config_matches(c, other, "cfg.json"),

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "lib/full_kv_cache.h"
+#include "lib/cache/full_kv_cache.h"
 #include "models/llama_forward.h"
 #include "tests/models/random_model.h"
 

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
-#include "lib/safetensors.h"
+#include "base/error.h"
+#include "lib/io/safetensors.h"
 #include "models/checkpoint_index.h"
 #include "tests/temp_dir.h"
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;

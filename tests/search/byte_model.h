@@ -3,7 +3,7 @@
 // tests/models/random_model.h with heads of 32 (KIVI's per-token value groups of 32 must divide
 // them) over the byte-level fixture tokenizer, so the generated tasks tokenize as they do for the
 // built-in model.
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/models/random_model.h"
 
 namespace kvmix::test {

@@ -13,11 +13,11 @@
 #include <random>
 #include <set>
 
-#include "lib/atomic_file.h"
-#include "lib/tokenizer.h"
+#include "lib/io/atomic_file.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "search/cluster.h"
 #include "search/dp_front.h"
-#include "search/nsga2_search.h"
+#include "search/front_search.h"
 #include "search/pareto.h"
 #include "search/profile.h"
 #include "search/prune.h"

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/rng.h"
 #include "models/llama_forward.h"
 #include "search/policy_study.h"
@@ -234,13 +234,67 @@ TEST_CASE("policy study: a rerun reads its journal back instead of evaluating ag
   CHECK(lines_of(f.opt.journal_path) == lines);
   CHECK(again.at("results") == first.at("results"));
 
-  // A number planted in the journal comes back: the study read it, it did not recompute it.
+  // A number planted in the journal comes back: the study read it, it did not recompute it. (A
+  // consistent one: a perplexity is exp of the result's NLL, or the journal is refused.)
   json planted = json::parse(lines[5]);
-  planted["result"]["score"] = 12345.0;
+  REQUIRE(planted["result"]["metric"] == "perplexity");
+  planted["result"]["nll"] = std::log(12345.0);
+  planted["result"]["score"] = std::exp(std::log(12345.0));
   auto edited = lines;
   edited[5] = planted.dump();
   write_lines(f.opt.journal_path, edited, edited.size(), "");
-  CHECK(f.run().at("results")[4].at("score").get<double>() == 12345.0);
+  CHECK_THAT(f.run().at("results")[4].at("score").get<double>(), WithinRel(12345.0, 1e-12));
+}
+
+TEST_CASE("policy study: a journaled result that contradicts its meaning is refused, naming the "
+          "file, the line and the field",
+          "[search][policy_study]") {
+  Fixture f;
+  f.opt.policies = {PolicyKind::kStreamingLlm};
+  f.opt.budgets = {0.5};
+  f.opt.kivi.clear();
+  f.opt.configs.clear();
+  test::TempDir dir;
+  f.opt.journal_path = dir.file("study.journal.jsonl");
+  f.run();
+  const auto lines = lines_of(f.opt.journal_path);
+  // Line 2: fp16 on tiny-text (perplexity, 3 samples); line 3: fp16 on tiny-gen (exact match, 2).
+  REQUIRE(json::parse(lines[1])["result"]["metric"] == "perplexity");
+  REQUIRE(json::parse(lines[2])["result"]["metric"] == "exact_match");
+  struct Case {
+    const char* what;
+    size_t line;  // index into lines; the file's line number is one more
+    const char* key;
+    json value;
+    const char* field;
+  };
+  const std::vector<Case> cases = {
+      // The issue's case: an exact-match score of 7.5 printed as 750.0%.
+      {"exact-match score above 1", 2, "score", 7.5, "'result.score'"},
+      {"exact-match score not a whole number of samples", 2, "score", 0.3, "'result.score'"},
+      {"perplexity that is not exp(nll)", 1, "score", 12345.0, "'result.score'"},
+      {"perplexity below 1", 1, "score", 0.5, "'result.score'"},
+      {"negative NLL", 1, "nll", -1.0, "'result.nll'"},
+      {"KL that was NaN", 1, "kl", nullptr, "'result.kl'"},
+      {"bytes fraction that is not its bytes'", 1, "bytes_fraction", 0.01, "'result.bytes_fraction'"},
+      {"a billion samples", 1, "samples", 1e9, "'result.samples'"},
+      {"negative tokens", 1, "tokens", -4, "'result.tokens'"},
+      {"an unknown metric", 1, "metric", "accuracy", "'result.metric'"},
+      {"another run's label", 1, "label", "h2o 50%", "'result.label'"},
+      {"a budget out of (0, 1]", 1, "budget", 3.0, "'result.budget'"},
+      // Consistent with itself, but not with the task the key names.
+      {"another sample count", 1, "samples", 5, "'result.samples'"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    json entry = json::parse(lines[c.line]);
+    entry["result"][c.key] = c.value;
+    auto edited = lines;
+    edited[c.line] = entry.dump();
+    write_lines(f.opt.journal_path, edited, edited.size(), "");
+    CHECK_THROWS_WITH(f.run(), Catch::Contains(f.opt.journal_path + ":" + std::to_string(c.line + 1)) &&
+                                   Catch::Contains(c.field));
+  }
 }
 
 TEST_CASE("policy study: an interrupted study finishes with the results of an uninterrupted one",

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <map>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/kv_config.h"
-#include "lib/tokenizer.h"
-#include "search/eval_run.h"  // model_shape
+#include "lib/tokenizer/tokenizer.h"
+#include "models/model_kv_shape.h"  // kv_shape
 #include "search/profile.h"
 #include "search/sensitivity.h"
 #include "tests/models/random_model.h"
@@ -129,7 +129,7 @@ TEST_CASE("profile: sensitivity.json round trip keeps every field", "[search][pr
   CHECK(r.samples == s.samples);
   CHECK(r.continuation_tokens == s.continuation_tokens);
   CHECK(r.reference_tokens == s.reference_tokens);
-  CHECK(r.model_dtype_bytes == s.model_dtype_bytes);
+  CHECK(r.model.model_dtype_bytes == s.model.model_dtype_bytes);
   CHECK(r.full_precision_bytes_per_token == s.full_precision_bytes_per_token);
   REQUIRE(r.cells.size() == s.cells.size());
   // nlohmann::json prints doubles with 17 significant digits, which read back exactly.
@@ -166,7 +166,7 @@ TEST_CASE("profile: a missing file or another model's profile is refused, naming
   auto deeper = profile_config();
   deeper.num_layers = 4;
   const Model other = test::random_model(deeper);
-  CHECK_THROWS_WITH(check_kv_config_matches(KvConfig{s.model, {}, {}}, model_shape(other), path),
+  CHECK_THROWS_WITH(check_kv_config_matches(KvConfig{s.model, {}, {}}, kv_shape(other.config), path),
                     Catch::Contains(path) && Catch::Contains("num_hidden_layers"));
-  CHECK(model_shape(other).config_hash != s.model.config_hash);
+  CHECK(kv_shape(other.config).config_hash != s.model.config_hash);
 }

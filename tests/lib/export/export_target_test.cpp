@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "lib/error.h"
+#include "base/error.h"
 #include "lib/export/lowering.h"
 #include "tests/lib/export/small_config.h"
 

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "lib/error.h"
-#include "models/kv_model_shape.h"
+#include "base/error.h"
+#include "models/model_kv_shape.h"
 #include "tests/lib/export/small_config.h"
 #include "tests/temp_dir.h"
 
@@ -18,11 +18,11 @@ const std::string kFixtures = std::string(KVMIX_SOURCE_DIR) + "/tests/fixtures/"
 const std::string kLlamaPreset = kFixtures + "kvtuner/Meta-Llama-3.1-8B-Instruct_kivi_KVTuner4_1.yaml";
 const std::string kQwenPreset = kFixtures + "kvtuner/Qwen2.5-7B-Instruct_pertoken_KVTuner4_0.yaml";
 
-KvModelShape model_shape_of(const std::string& name) {
-  return kv_model_shape(load_model_config(kFixtures + "models/" + name + "/config.json"));
+KvShape model_shape_of(const std::string& name) {
+  return kv_shape(load_model_config(kFixtures + "models/" + name + "/config.json"));
 }
 
-KvConfig import_text(const std::string& text, const KvModelShape& m = test::small_shape()) {
+KvConfig import_text(const std::string& text, const KvShape& m = test::small_shape()) {
   return import_kvtuner(text, "bad.yaml", Scheme::kKivi, m);
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("kvtuner: the published presets export back exactly", "[export][kvtune
   for (const auto& [preset, model] : {std::pair{kLlamaPreset, "llama-3.1-8b"},
                                       std::pair{kQwenPreset, "qwen2.5-7b"}}) {
     INFO(preset);
-    const KvModelShape shape = model_shape_of(model);
+    const KvShape shape = model_shape_of(model);
     const KvConfig c = load_kvtuner_preset(preset, std::nullopt, shape);
     const ExportResult r = export_kvtuner(c);
     CHECK(r.losses.empty());

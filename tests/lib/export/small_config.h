@@ -6,8 +6,8 @@
 
 namespace kvmix::test {
 
-inline KvModelShape small_shape() {
-  KvModelShape m;
+inline KvShape small_shape() {
+  KvShape m;
   m.architecture = "llama";
   m.layers = 4;
   m.q_heads = 4;

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "kernels/ops.h"
-#include "lib/attention.h"
-#include "lib/error.h"
+#include "lib/dense_attention.h"
+#include "base/error.h"
 #include "lib/policies/make_policy.h"
 #include "lib/policies/policy_attention.h"
 #include "lib/policies/policy_kv_cache.h"

@@ -1,0 +1,22 @@
+#pragma once
+// The two search methods (search/front_search.h), parsed once from `--method` or a front file's
+// "method" field (DESIGN.md, "Coding habits": names are parsed at the edge).
+#include <string>
+
+namespace kvmix {
+
+enum class SearchMethod {
+  kKvmix,         // proxy-front seeds, then a corrected proxy picks each evaluation
+  kKvtunerNsga2,  // KVTuner's recipe: NSGA-II from a random population (the baseline)
+};
+
+// "kvmix", or "kvtuner" / "kvtuner-nsga2". kvmix::UsageError naming the text otherwise.
+SearchMethod parse_search_method(const std::string& text);
+
+// As --method spells it ("kvmix", "kvtuner"): journal headers and summaries.
+const char* search_method_option(SearchMethod m);
+
+// As front.json records it ("kvmix", "kvtuner-nsga2").
+const char* search_method_name(SearchMethod m);
+
+}  // namespace kvmix
