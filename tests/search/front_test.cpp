@@ -142,8 +142,14 @@ TEST_CASE("front: the hypervolume reference and the counts are finite, in range 
   j = good;
   j["hypervolume_curve"][1] = 0.0;  // the area fell
   CHECK_THROWS_WITH(front_from_json(j, kSrc), Contains("'hypervolume_curve[1]' falls"));
+  // The method is a label (another optimizer's fronts carry their own), kept as text; an empty
+  // or huge one is refused.
   j = good;
-  j["method"] = "best-method";
+  j["method"] = "x'; system 'touch PWNED'; #";
+  CHECK(front_from_json(j, kSrc).method == "x'; system 'touch PWNED'; #");
+  j["method"] = "";
+  CHECK_THROWS_WITH(front_from_json(j, kSrc), Contains(kSrc) && Contains("method"));
+  j["method"] = std::string(1000, 'm');
   CHECK_THROWS_WITH(front_from_json(j, kSrc), Contains(kSrc) && Contains("method"));
 }
 

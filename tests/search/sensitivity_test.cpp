@@ -39,7 +39,7 @@ TEST_CASE("sensitivity: a written profile reads back the same", "[search][sensit
   CHECK(r.model.kv_heads == 2);
   CHECK(r.model.model_dtype_bytes == 2);
   CHECK(r.model.config_hash == s.model.config_hash);
-  CHECK(r.pairs == s.pairs);
+  CHECK((r.pairs == s.pairs));  // parenthesized: KvPair has no operator<< for Catch to print
   CHECK(r.tasks == s.tasks);
   CHECK(r.samples == 8);
   CHECK(r.full_precision_bytes_per_token == s.full_precision_bytes_per_token);
