@@ -5,6 +5,8 @@
 //                                   kvmix::Error: inputs a fuzzer found crashing, and hand-made
 //                                   attacks on the overflow and nesting checks (a crashing
 //                                   input that turns out valid belongs in corpus/ instead)
+// for the safetensors header and config.json; kv_config_corpus_test.cpp does the same for the KV
+// config, fuzz_corpus_replay_test.cpp for every other target.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
