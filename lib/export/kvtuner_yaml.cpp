@@ -1,11 +1,13 @@
 #include "lib/export/kvtuner_yaml.h"
 
 #include <spdlog/fmt/fmt.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <sstream>
 
 #include "lib/io/atomic_file.h"  // read_file
 #include "base/error.h"
@@ -143,6 +145,30 @@ std::optional<Scheme> scheme_from_preset_name(const std::string& path) {
   return std::nullopt;
 }
 
+namespace {
+
+// Counts documents up to `limit`, ignoring their content.
+size_t count_documents(const std::string& text, size_t limit) {
+  struct Ignore : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } ignore;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  size_t docs = 0;
+  while (docs < limit && parser.HandleNextDocument(ignore)) ++docs;
+  return docs;
+}
+
+}  // namespace
+
 KvConfig import_kvtuner(const std::string& text, const std::string& source, Scheme scheme,
                         const KvShape& model) {
   try {
@@ -154,12 +180,14 @@ KvConfig import_kvtuner(const std::string& text, const std::string& source, Sche
   try {
     // PyYAML's yaml.safe_load refuses a stream of several documents; yaml-cpp's Load would
     // silently take the first.
-    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    KVMIX_CHECK(docs.size() <= 1,
-                "{}: holds {} YAML documents; a KVTuner preset is one mapping (PyYAML refuses "
-                "more)",
-                source, docs.size());
-    if (!docs.empty()) root = docs.front();
+    // Not YAML::LoadAll: yaml-cpp 0.7 (Debian 12's) reports a null document on a top-level ","
+    // without consuming it, so LoadAll appends documents forever (a fuzz finding). Counting with
+    // the event parser and stopping at the second document always ends.
+    KVMIX_CHECK(count_documents(text, 2) <= 1,
+                "{}: holds more than one YAML document; a KVTuner preset is one mapping (PyYAML "
+                "refuses more)",
+                source);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}: not valid YAML: {}", source, e.what()));
   }

@@ -337,7 +337,7 @@ std::shared_ptr<Tokenizer::Impl> read_tokenizer(const std::string& text, const R
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e400
     throw Error(fmt::format("{}: not valid JSON: {}", r.source(), e.what()));
   }
   if (!root.is_object()) r.fail("tokenizer.json", "expected a JSON object");
@@ -397,7 +397,7 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
     json config;
     try {
       config = json::parse(read_file(config_path.string()));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw Error(fmt::format("{}: not valid JSON: {}", r.source(), e.what()));
     }
     if (!config.is_object()) r.fail("tokenizer_config.json", "expected a JSON object");

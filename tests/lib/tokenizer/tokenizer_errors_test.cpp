@@ -44,6 +44,9 @@ TEST_CASE("bad tokenizer files are errors naming the file and the field", "[toke
                        MessageContains("no_such_file.json"));
   CHECK_THROWS_MATCHES(Tokenizer::from_file(kBad + "invalid_json.json"), Error,
                        MessageContains("invalid_json.json: not valid JSON"));
+  // A number past double's range is nlohmann's out_of_range, not a parse_error (a fuzz finding).
+  CHECK_THROWS_MATCHES(Tokenizer::from_file(kBad + "number_overflow.json"), Error,
+                       MessageContains("number_overflow.json: not valid JSON"));
   CHECK_THROWS_MATCHES(
       Tokenizer::from_file(kBad + "unsupported_model.json"), Error,
       MessageContains("unsupported_model.json: model.type: unsupported type \"WordPiece\""));
