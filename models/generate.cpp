@@ -11,8 +11,9 @@
 namespace kvmix {
 namespace {
 
-int64_t pick(const at::Tensor& logits_row, const GenerateOptions& opt, Rng& rng) {
-  if (opt.temperature <= 0.0) return logits_row.argmax().item<int64_t>();
+// Samples one id from a row of logits on the CPU (the draw reads the probabilities through a raw
+// pointer).
+int64_t sample(const at::Tensor& logits_row, const GenerateOptions& opt, Rng& rng) {
   auto l = logits_row.to(at::kDouble) / opt.temperature;
   if (opt.top_k > 0 && opt.top_k < l.size(0)) {
     auto kth = std::get<0>(l.topk(opt.top_k)).min();
@@ -42,6 +43,7 @@ GenerateResult generate(const Model& m, const std::vector<std::vector<int64_t>>&
     KVMIX_CHECK(!p.empty(), "generate: empty prompt");
     L = std::max<int64_t>(L, static_cast<int64_t>(p.size()));
   }
+  // Built on the host, element by element, then moved to the model's device in one copy each.
   auto tokens = at::zeros({B, L}, at::kLong);
   auto valid = at::zeros({B, L}, at::kBool);
   for (int64_t b = 0; b < B; ++b) {
@@ -51,6 +53,9 @@ GenerateResult generate(const Model& m, const std::vector<std::vector<int64_t>>&
         .copy_(at::tensor(p, at::kLong));
     valid[b].narrow(0, pad, static_cast<int64_t>(p.size())).fill_(true);
   }
+  const at::Device device = model_device(m);
+  tokens = tokens.to(device);
+  valid = valid.to(device);
 
   ForwardOptions fo;
   fo.last_logits_only = true;
@@ -67,15 +72,21 @@ GenerateResult generate(const Model& m, const std::vector<std::vector<int64_t>>&
   std::vector<bool> done(static_cast<size_t>(B), false);
   std::vector<Rng> rngs;
   for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::from(opt.seed, static_cast<uint64_t>(b)));
-  auto step_valid = at::ones({B, 1}, at::kBool);
+  auto step_valid = at::ones({B, 1}, valid.options());
   for (int64_t t = 0; t < opt.max_new_tokens; ++t) {
-    auto last = logits.select(1, logits.size(1) - 1);  // [B, vocab]
-    auto next = at::empty({B, 1}, at::kLong);
+    auto last = logits.select(1, logits.size(1) - 1);  // [B, vocab], on the device
+    // Greedy picks are made where the logits are and only B ids come back to the host; sampling
+    // brings the rows back, as its draw runs on the host.
+    const bool greedy = opt.temperature <= 0.0;
+    const at::Tensor host = greedy ? last.argmax(-1).to(at::kCPU).contiguous()  // [B] int64
+                                   : last.to(at::kCPU);
+    const int64_t* argmax = greedy ? host.data_ptr<int64_t>() : nullptr;
+    std::vector<int64_t> next(static_cast<size_t>(B));
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
       const size_t ub = static_cast<size_t>(b);
-      const int64_t id = pick(last[b], opt, rngs[ub]);
-      next[b][0] = id;
+      const int64_t id = greedy ? argmax[b] : sample(host[b], opt, rngs[ub]);
+      next[ub] = id;
       if (done[ub]) continue;
       r.tokens[ub].push_back(id);
       if (std::find(opt.stop_ids.begin(), opt.stop_ids.end(), id) != opt.stop_ids.end()) {
@@ -89,7 +100,7 @@ GenerateResult generate(const Model& m, const std::vector<std::vector<int64_t>>&
       all_done = all_done && done[ub];
     }
     if (all_done || t + 1 == opt.max_new_tokens) break;
-    logits = forward(m, next, step_valid, &cache, fo);
+    logits = forward(m, at::tensor(next, at::kLong).view({B, 1}), step_valid, &cache, fo);
   }
   return r;
 }

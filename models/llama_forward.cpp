@@ -37,7 +37,7 @@ StepRope step_rope(const ModelConfig& c, const at::Tensor& positions) {
 }
 
 at::Tensor embed_tokens(const Model& m, const at::Tensor& tokens) {
-  return at::embedding(m.weights.embed, tokens);
+  return at::embedding(m.weights.embed, tokens.to(m.weights.embed.device()));
 }
 
 at::Tensor run_layers(const Model& m, at::Tensor x, int64_t first, int64_t last, const StepRope& rope,
@@ -69,12 +69,16 @@ at::Tensor forward(const Model& m, const at::Tensor& tokens, const at::Tensor& v
                    KvCache* cache, const ForwardOptions& opt) {
   KVMIX_CHECK(tokens.dim() == 2, "forward: tokens must be [batch, time], got {} dims", tokens.dim());
   const int64_t B = tokens.size(0), T = tokens.size(1);
-  auto valid = valid_in.defined() ? valid_in
-                                  : at::ones({B, T}, tokens.options().dtype(at::kBool));
+  // Callers build token batches on the host; everything from here on lives on the model's device.
+  const at::Device device = model_device(m);
+  const at::Tensor ids = tokens.to(device);
+  const at::Tensor given_valid = valid_in.defined() ? valid_in.to(device) : at::Tensor();
+  auto valid =
+      given_valid.defined() ? given_valid : at::ones({B, T}, ids.options().dtype(at::kBool));
   const at::Tensor positions = cache ? cache->begin_step(valid)
                                      : (at::cumsum(valid.to(at::kLong), 1) - 1).clamp_min(0);
   const StepRope rope = step_rope(m.config, positions);
-  auto x = run_layers(m, embed_tokens(m, tokens), 0, m.config.num_layers, rope, valid_in, cache);
+  auto x = run_layers(m, embed_tokens(m, ids), 0, m.config.num_layers, rope, given_valid, cache);
   return output_logits(m, x, opt.last_logits_only);
 }
 

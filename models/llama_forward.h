@@ -14,9 +14,10 @@ struct ForwardOptions {
   bool last_logits_only = false;  // compute logits for the last slot only (generation)
 };
 
-// tokens [B, T] int64; valid [B, T] bool or undefined (all valid). With cache == nullptr this is
-// a plain causal forward over the T tokens (training, and the oracle for the caches); otherwise the
-// tokens are a step appended to the cache. Returns logits [B, T, vocab] (or [B, 1, vocab]) fp32.
+// tokens [B, T] int64; valid [B, T] bool or undefined (all valid), on any device (they are moved
+// to the model's). With cache == nullptr this is a plain causal forward over the T tokens
+// (training, and the oracle for the caches); otherwise the tokens are a step appended to the
+// cache. Returns logits [B, T, vocab] (or [B, 1, vocab]) fp32, on the model's device.
 at::Tensor forward(const Model& m, const at::Tensor& tokens, const at::Tensor& valid,
                    KvCache* cache, const ForwardOptions& opt = {});
 
@@ -26,7 +27,7 @@ struct StepRope {
   at::Tensor cos, sin;  // [B, 1, T, D]
 };
 StepRope step_rope(const ModelConfig& c, const at::Tensor& positions);  // positions [B, T]
-at::Tensor embed_tokens(const Model& m, const at::Tensor& tokens);    // [B, T, hidden]
+at::Tensor embed_tokens(const Model& m, const at::Tensor& tokens);    // [B, T, hidden] on m's device
 // Layers [first, last) on hidden x [B, T, hidden]; attention through `cache`, or plain causal
 // attention over the T tokens (with key validity `valid`, may be undefined) when cache is null.
 at::Tensor run_layers(const Model& m, at::Tensor x, int64_t first, int64_t last, const StepRope& rope,

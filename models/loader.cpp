@@ -85,10 +85,12 @@ void check_finite(const at::Tensor& t, const std::string& name, const std::strin
   KVMIX_CHECK(bad == 0, "{}: tensor '{}' has {} NaN or infinite values{}", file, name, bad, what);
 }
 
-// Reads one tensor, checks it is finite as stored and after the conversion (a bf16 weight past
-// 65504 becomes inf in fp16), and returns it in the compute dtype.
-at::Tensor read_checked(const SafetensorsFile& f, const std::string& name, at::ScalarType dtype) {
-  const at::Tensor stored = f.read(name);
+// Reads one tensor, moves it to the device as stored, checks it is finite as stored and after the
+// conversion (a bf16 weight past 65504 becomes inf in fp16), and returns it in the compute dtype.
+// Converting on the device keeps the host's share to one stored tensor at a time.
+at::Tensor read_checked(const SafetensorsFile& f, const std::string& name, at::ScalarType dtype,
+                        at::Device device) {
+  const at::Tensor stored = f.read(name).to(device);
   check_finite(stored, name, f.path(), "");
   at::Tensor t = stored.to(dtype);
   check_finite(
@@ -99,7 +101,7 @@ at::Tensor read_checked(const SafetensorsFile& f, const std::string& name, at::S
 
 }  // namespace
 
-LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
+LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype, at::Device device) {
   KVMIX_CHECK(
       compute_dtype == at::kFloat || compute_dtype == at::kBFloat16 || compute_dtype == at::kHalf,
       "{}: compute dtype {} is not supported (float32, bfloat16, float16)", dir,
@@ -146,11 +148,11 @@ LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype) {
 
   // Pass 2: the data.
   for (const TensorSlot& s : slots)
-    *s.tensor = read_checked(*ck.where.at(s.name), s.name, compute_dtype);
+    *s.tensor = read_checked(*ck.where.at(s.name), s.name, compute_dtype, device);
   if (tied_head_stored) {
     // A tied model may store lm_head too; it must then be the embedding, or config.json lies.
     const SafetensorsFile& f = *ck.where.at("lm_head.weight");
-    KVMIX_CHECK(f.read("lm_head.weight").to(compute_dtype).equal(m.weights.embed),
+    KVMIX_CHECK(f.read("lm_head.weight").to(device).to(compute_dtype).equal(m.weights.embed),
                 "{}: tensor 'lm_head.weight' differs from 'model.embed_tokens.weight' but "
                 "config.json says tie_word_embeddings",
                 f.path());

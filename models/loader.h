@@ -1,6 +1,7 @@
 #pragma once
 // Hugging Face checkpoint folders <-> (ModelConfig, ModelWeights): config.json with
 // model.safetensors, or with shards listed in model.safetensors.index.json.
+#include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
@@ -13,7 +14,7 @@ namespace kvmix {
 
 struct LoadedModel {
   ModelConfig config;
-  ModelWeights weights;  // on the CPU, in the compute dtype; lm_head aliases embed when tied
+  ModelWeights weights;  // on the device, in the compute dtype; lm_head aliases embed when tied
   std::string dir;       // the checkpoint folder it came from
 };
 
@@ -23,8 +24,11 @@ struct LoadedModel {
 // skipped: rotary inv_freq buffers (recomputed from rope_theta) and, for tied models, an
 // lm_head.weight equal to the embedding. Any other tensor is an error, since it means the
 // config does not describe these weights. compute_dtype: at::kFloat, at::kBFloat16 or at::kHalf.
-// Throws kvmix::Error naming the file and the tensor at fault.
-LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype);
+// Each tensor goes to `device` in its stored dtype and is converted there, one at a time: the
+// only host copy is one tensor as stored, never the whole model (an 8B bf16 checkpoint would be
+// 32 GB as a CPU fp32 copy). Throws kvmix::Error naming the file and the tensor at fault.
+LoadedModel load_model(const std::string& dir, at::ScalarType compute_dtype,
+                       at::Device device = at::Device(at::kCPU));
 
 // Writes config.json, generation_config.json and the weights in `storage_dtype` (F32, F16 or
 // BF16; config.json's torch_dtype says which) to `dir`, creating it. One model.safetensors, or,

@@ -13,4 +13,8 @@ struct Model {
   std::string source;  // the checkpoint folder, or a description for generated models
 };
 
+// Where the model's weights live, and so where every tensor of its forward pass, caches and
+// scores is made (DESIGN.md, "Devices").
+inline at::Device model_device(const Model& m) { return m.weights.embed.device(); }
+
 }  // namespace kvmix

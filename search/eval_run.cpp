@@ -7,6 +7,7 @@
 #include "kvmix_version.h"
 #include "base/error.h"
 #include "lib/process/progress.h"
+#include "models/device.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {
@@ -58,7 +59,9 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
     CacheFactory factory = [&, kind] { return make_kv_cache(kind, shape, cfg.layers); };
     for (size_t ti = 0; ti < data.size(); ++ti) {
       progress.set_note(cfg.name + " / " + data[ti].name);
-      const TaskScore s = evaluate_task(m, tok, data[ti], factory, opt.eval,
+      EvalOptions eo = opt.eval;
+      if (opt.stop) eo.stop = opt.stop;
+      const TaskScore s = evaluate_task(m, tok, data[ti], factory, eo,
                                         ci == 0 ? nullptr : &refs[ti], ci == 0 ? &refs[ti] : nullptr);
       results.push_back({
           {"config", cfg.name},
@@ -93,6 +96,8 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
               {"producer", std::string("kvmix ") + KVMIX_VERSION},
               {"model", {{"path", m.source}, {"config_hash", model_config_hash(m.config)},
                          {"layers", m.config.num_layers}}},
+              // Information only: another device changes the scores by rounding, not their meaning.
+              {"device", device_name(model_device(m))},
               {"cache", cache_kind_name(opt.cache)},
               {"decode_chunk", opt.eval.decode_chunk},
               {"reference_tokens", opt.reference_tokens},

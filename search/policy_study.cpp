@@ -12,13 +12,15 @@
 #include "lib/io/atomic_file.h"              // append_line_synced
 #include "base/error.h"
 #include "lib/io/json_describe.h"
-#include "lib/io/json_file.h"                // read_json_lines_for_append
+#include "lib/io/json_file.h"                  // read_json_lines_for_append
+#include "lib/io/json_header.h"
 #include "lib/io/json_number.h"
 #include "lib/cache/full_kv_cache.h"
 #include "lib/cache/make_kv_cache.h"
 #include "lib/policies/policy_kv_cache.h"
 #include "lib/process/progress.h"
 #include "lib/rng.h"                      // fnv1a64
+#include "models/device.h"                // device_name
 #include "models/llama_forward.h"         // kv_shape
 #include "search/task_eval.h"
 
@@ -216,14 +218,12 @@ std::map<std::string, JournalEntry> open_journal(const std::string& path, const 
   for (const JsonLine& l : lines) {
     const json& j = l.value;
     if (&l == &lines.front()) {
-      KVMIX_CHECK(j.is_object() && j.value("journal", "") == kJournalSchema,
-                  "{}: not a kvmix policy study journal", path);
-      KVMIX_CHECK(j.value("version", 0) == kJournalVersion, "{}: journal version {} (expected {})",
-                  path, j.value("version", 0), kJournalVersion);
-      KVMIX_CHECK(j.at("study") == identity,
+      check_json_header(j, "journal", kJournalSchema, kJournalVersion, path,
+                        "a kvmix policy study journal");
+      KVMIX_CHECK(j.contains("study") && j.at("study") == identity,
                   "{}: this journal belongs to another study (its header is {}; this study is {}). "
                   "Use another output prefix or delete the journal.",
-                  path, j.at("study").dump(), identity.dump());
+                  path, j.value("study", nlohmann::json()).dump(), identity.dump());
       continue;
     }
     KVMIX_CHECK(j.is_object() && j.contains("run") && j.contains("result") &&
@@ -349,6 +349,7 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
           {"model", {{"path", m.source}, {"config_hash", model_config_hash(m.config)},
                      {"layers", m.config.num_layers}, {"kv_heads", shape.kv_heads},
                      {"head_dim", shape.head_dim}}},
+          {"device", device_name(model_device(m))},  // information: not part of the identity
           {"budgets", opt.budgets}, {"seed", opt.seed}, {"tasks", task_list}, {"results", results}};
 }
 

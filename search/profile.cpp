@@ -13,6 +13,7 @@
 #include "models/llama_forward.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/json_file.h"
+#include "lib/io/json_header.h"
 #include "search/eval_run.h"
 
 #include <cmath>
@@ -79,8 +80,7 @@ int64_t load_checkpoint(const std::string& path, const std::string& key, int64_t
   if (path.empty() || !std::filesystem::exists(path)) return 0;
   const nlohmann::json j = read_json_file(path);
   try {
-    KVMIX_CHECK(j.is_object() && j.value("schema", "") == kCheckpointSchema && j.value("version", 0) == 1,
-                "{}: not a kvmix profile checkpoint (schema {} version 1)", path, kCheckpointSchema);
+    check_json_header(j, "schema", kCheckpointSchema, 1, path, "a kvmix profile checkpoint");
     KVMIX_CHECK(j.at("key").get<std::string>() == key,
                 "{}: a profile checkpoint of another run (other model, pairs, scheme, tasks or dtype); "
                 "delete it to profile from scratch",
@@ -179,6 +179,10 @@ Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptio
           cval[i].narrow(0, 0, nc).fill_(true);
         }
       }
+      // filled on the host, used on the model's device
+      const at::Device device = model_device(m);
+      ptok = ptok.to(device), pval = pval.to(device);
+      ctok = ctok.to(device), cval = cval.to(device);
       // --- 1. full-precision prefill
       FullKvCache prefill(shape);
       forward(m, ptok, pval, &prefill);
@@ -240,12 +244,15 @@ Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptio
           auto y = run_layers(m, r.hidden, l, L, rope, {}, &replay);
           const auto logp = at::log_softmax(output_logits(m, y, false), -1);
           const auto kl = (kl_rows(ref_logp.exp(), logp.exp()) * cmask).sum(1) / ccount;  // [B]
+          // Five [B] vectors read back together rather than one device round trip per value.
+          const auto per_sample = at::stack({ke, ve, tv, oe, kl}).to(at::kDouble).to(at::kCPU);
+          const auto values = per_sample.accessor<double, 2>();
           for (int64_t i = 0; i < B; ++i) {
-            cell.k.add(ke[i].item<double>());
-            cell.v.add(ve[i].item<double>());
-            cell.tv.add(tv[i].item<double>());
-            cell.out.add(oe[i].item<double>());
-            cell.kl.add(kl[i].item<double>());
+            cell.k.add(values[0][i]);
+            cell.v.add(values[1][i]);
+            cell.tv.add(values[2][i]);
+            cell.out.add(values[3][i]);
+            cell.kl.add(values[4][i]);
           }
         }
         progress.advance();

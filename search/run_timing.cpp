@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/json_file.h"
+#include "lib/io/json_header.h"
 
 namespace fs = std::filesystem;
 
@@ -31,9 +32,7 @@ RunTiming::RunTiming(std::string path) : path_(std::move(path)) {
   if (!fs::exists(path_)) return;
   const nlohmann::json j = read_json_file(path_);
   try {
-    KVMIX_CHECK(j.is_object() && j.value("schema", "") == kTimingSchema && j.value("version", 0) == 1,
-                "{}: not a kvmix timing file (schema {} version 1); delete it to start the record over",
-                path_, kTimingSchema);
+    check_json_header(j, "schema", kTimingSchema, 1, path_, "a kvmix timing file");
     for (const auto& e : j.at("stages")) {
       StageTime t;
       t.stage = e.at("stage").get<std::string>();

@@ -26,6 +26,10 @@ void check_eval_options(const EvalOptions& opt) {
               opt.decode_chunk);
 }
 
+void check_stop(const EvalOptions& opt) {
+  if (opt.stop && opt.stop->load()) throw Interrupted("evaluation stopped");
+}
+
 // Positions past max_position_embeddings are outside what the model was trained on: its scores
 // there say little about the cache. Evaluated anyway (a user may mean it), but said once per task
 // in a process, not once per config evaluated on it.
@@ -69,6 +73,7 @@ std::vector<at::Tensor> teacher_forced_logprobs(const Model& m, const TaskData& 
   std::vector<at::Tensor> out(static_cast<size_t>(N));
   int64_t held = 0, total_bytes = 0;
   for (int64_t b0 = 0; b0 < N; b0 += opt.batch) {
+    check_stop(opt);
     const int64_t B = std::min(opt.batch, N - b0);
     int64_t Lp = 0, Lc = 0;
     for (int64_t i = 0; i < B; ++i) {
@@ -89,6 +94,10 @@ std::vector<at::Tensor> teacher_forced_logprobs(const Model& m, const TaskData& 
         cval[i].narrow(0, 0, nc).fill_(true);
       }
     }
+    // filled on the host, used on the model's device
+    const at::Device device = model_device(m);
+    ptok = ptok.to(device), pval = pval.to(device);
+    ctok = ctok.to(device), cval = cval.to(device);
     auto cache = make_cache();
     ForwardOptions last;
     last.last_logits_only = true;
@@ -130,7 +139,7 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
     const auto& c = data.continuations[static_cast<size_t>(i)];
     if (c.empty()) continue;
     const auto& lp = lps[static_cast<size_t>(i)];
-    auto target = at::tensor(c, at::kLong).unsqueeze(1);
+    auto target = at::tensor(c, at::kLong).to(lp.device()).unsqueeze(1);
     nll_sum += -lp.gather(1, target).sum().item<double>();
     count += static_cast<int64_t>(c.size());
     if (reference) {
@@ -160,6 +169,7 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
   go.detokenize = [&tok](const std::vector<int64_t>& ids) { return tok.decode(ids, true); };
   int64_t ok = 0;
   for (int64_t b0 = 0; b0 < N; b0 += opt.batch) {
+    check_stop(opt);
     const int64_t B = std::min(opt.batch, N - b0);
     std::vector<std::vector<int64_t>> prompts(data.prompts.begin() + b0, data.prompts.begin() + b0 + B);
     auto cache = make_cache();

@@ -5,6 +5,7 @@
 //  - generation pass (generative tasks): greedy decoding through the same cache, exact match.
 // The full-precision pass produces the reference log-probabilities the other configs are compared
 // with, so a run computes it once.
+#include <atomic>
 #include <ATen/core/Tensor.h>
 
 #include <functional>
@@ -26,6 +27,9 @@ struct EvalOptions {
                               // at least 1
   bool generate = true;       // run the generation pass of generative tasks
   bool progress = true;
+  // Checked before each batch: when set, the evaluation throws Interrupted (an interrupt stops
+  // within one batch, not one whole task).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Per-sample log-probabilities of the continuation positions, [len_i, vocab] each.

@@ -10,7 +10,9 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/identity_diff.h"
 #include "lib/io/json_file.h"
+#include "lib/io/json_header.h"
 #include "lib/kv_config.h"
+#include "models/device.h"
 #include "models/weights_hash.h"
 #include "search/eval_run.h"
 #include "search/plots.h"
@@ -30,9 +32,9 @@ class RunManifest {
   explicit RunManifest(std::string path) : path_(std::move(path)) {
     if (!fs::exists(path_)) return;
     const nlohmann::json j = read_json_file(path_);
-    KVMIX_CHECK(j.is_object() && j.value("schema", "") == kRunSchema && j.value("version", 0) == 1 &&
-                    j.contains("stages") && j.at("stages").is_object(),
-                "{}: not a kvmix tune run record (schema {} version 1)", path_, kRunSchema);
+    check_json_header(j, "schema", kRunSchema, 1, path_, "a kvmix tune run record");
+    KVMIX_CHECK(j.contains("stages") && j.at("stages").is_object(),
+                "{}: a kvmix tune run record without a 'stages' object", path_);
     stages_ = j.at("stages");
   }
   const nlohmann::json* stage(const std::string& name) const {
@@ -40,17 +42,20 @@ class RunManifest {
   }
   void set(const std::string& name, const nlohmann::json& identity) {
     stages_[name] = identity;
-    write_file_atomic(path_, nlohmann::json{{"schema", kRunSchema}, {"version", 1}, {"stages", stages_}}.dump(2) +
-                                 "\n");
+    save();
   }
   void erase(const std::string& name) {
     if (!stages_.contains(name)) return;
     stages_.erase(name);
-    write_file_atomic(path_, nlohmann::json{{"schema", kRunSchema}, {"version", 1}, {"stages", stages_}}.dump(2) +
-                                 "\n");
+    save();
   }
 
  private:
+  void save() const {
+    const nlohmann::json j = {{"schema", kRunSchema}, {"version", 1}, {"stages", stages_}};
+    write_file_atomic(path_, j.dump(2) + "\n");
+  }
+
   std::string path_;
   nlohmann::json stages_ = nlohmann::json::object();
 };
@@ -248,9 +253,12 @@ TuneResult run_tune(const Model& m, const Tokenizer& tok, const TuneOptions& o, 
   // 6. export and summary
   save_kv_config(cfg, out + "/config.json");
   std::string md = "# kvmix tune\n\n";
-  md += fmt::format("Model: `{}` ({} layers, {} KV heads x {} dims), scheme {}, error metric {}, dtype {}.\n\n",
+  // The device is information, not identity: results made on another device differ by rounding
+  // only, so a profile made on the CPU is reused on a GPU and the other way round.
+  md += fmt::format("Model: `{}` ({} layers, {} KV heads x {} dims), scheme {}, error metric {}, "
+                    "dtype {}, device {}.\n\n",
                     o.model_label, s.model.layers, s.model.kv_heads, s.model.head_dim, scheme_name(s.scheme),
-                    o.search.metric, o.dtype);
+                    o.search.metric, o.dtype, device_name(model_device(m)));
   md += fmt::format("Search space: 10^{:.2f} configurations; 10^{:.2f} after pruning dominated pairs; "
                     "10^{:.2f} over {} layer clusters (threshold {}).\n\n",
                     space.log10_full, space.log10_pruned, space.log10_clustered, space.clusters.layers.size(),

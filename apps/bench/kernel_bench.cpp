@@ -206,6 +206,11 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
       j["torch_seconds"] = b.torch_seconds;
       j["speedup_vs_torch"] = b.speedup_vs_torch;
     }
+    if (b.sdpa_seconds > 0) {
+      j["sdpa_fp16_seconds"] = b.sdpa_seconds;
+      j["speedup_vs_sdpa_fp16"] = b.speedup_vs_sdpa;
+      if (b.bits == 4) j["meets_sdpa_target"] = b.speedup_vs_sdpa >= kTargetSdpaSpeedup;
+    }
     if (b.target > 0) j["meets_target"] = b.meets_target;
     results.push_back(j);
   }
@@ -222,7 +227,9 @@ std::string kernel_bench_json(const KernelBenchReport& r) {
                  {"q_heads", o.q_heads}, {"attention_tokens", o.attention_tokens}}},
       {"targets", {{"ratio_to_stream", kTargetRatioToStream},
                    {"speedup_vs_torch_ops", kTargetSpeedupVsTorchOps},
-                   {"attention_speedup_at_16k", kTargetAttentionSpeedup}}},
+                   {"attention_speedup_at_16k", kTargetAttentionSpeedup},
+                   {"attention_speedup_vs_sdpa_fp16", kTargetSdpaSpeedup}}},
+      {"baseline", r.baseline},
       {"stream_gbps", r.stream_gbps},
       {"results", results}};
   return out.dump(1) + "\n";
@@ -233,8 +240,8 @@ std::string kernel_bench_table(const KernelBenchReport& r) {
       r.device == "cpu"
           ? fmt::format("kvmix bench kernels: {} threads, median of {} runs, {} allocator, stream {:.1f} GB/s\n\n",
                         r.threads, r.options.repeats, r.options.warm_allocator ? "warm" : "default", r.stream_gbps)
-          : fmt::format("kvmix bench kernels: {}, median of {} runs, stream {:.1f} GB/s\n\n", r.device,
-                        r.options.repeats, r.stream_gbps);
+          : fmt::format("kvmix bench kernels: {}, median of {} runs, baseline ({}) {:.1f} GB/s\n\n",
+                        r.device, r.options.repeats, r.baseline, r.stream_gbps);
   s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>8} {:>11} {:>8}  {}\n", "", "time", "GB/s", "x stream",
                    "in-cache", "libtorch", "speedup", "target");
   for (const BenchResult& b : r.results) {
@@ -246,7 +253,14 @@ std::string kernel_bench_table(const KernelBenchReport& r) {
     const std::string target = b.target > 0 ? (b.meets_target ? "met" : "MISSED") : "";
     s += fmt::format("{:<58} {:>7.2f} ms {:>8} {:>8} {:>8} {:>11} {:>8}  {}\n", b.name, b.seconds * 1e3, gb,
                      ratio, cache, torch, speed, target);
+    if (b.sdpa_seconds > 0)
+      s += fmt::format("{:<58} {:>10} {:>8} {:>8} {:>8} {:>8.2f} ms {:>7.1f}x  {}\n",
+                       "  vs torch sdpa over fp16 K/V", "", "", "", "", b.sdpa_seconds * 1e3,
+                       b.speedup_vs_sdpa,
+                       b.bits == 4 ? (b.speedup_vs_sdpa >= kTargetSdpaSpeedup ? "met" : "MISSED") : "");
   }
+  if (r.device != "cpu")
+    s += fmt::format("\nx stream: GB/s as a multiple of the {} in this run\n", r.baseline);
   s += fmt::format("\ntargets: quantize/dequantize >= {:.1f}x stream and >= {:.0f}x the libtorch "
                    "composite; 4-bit attention >= {:.0f}x libtorch fp32 at {} tokens\n",
                    kTargetRatioToStream, kTargetSpeedupVsTorchOps, kTargetAttentionSpeedup,

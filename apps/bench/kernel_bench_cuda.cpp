@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <spdlog/fmt/fmt.h>
+#include <torch/version.h>  // TORCH_VERSION_MAJOR: scaled_dot_product_attention is torch 2's
 
 #include "apps/bench/bench_timing.h"
 #include "apps/bench/kernel_bench_rows.h"
@@ -57,7 +58,19 @@ void bench_attention(const KernelBenchOptions& o, int64_t T, int bits, const at:
   const AttentionInputs in = attention_inputs(o, T, bits, at::kCUDA);
   const double seconds = device_seconds(o.repeats, probe, [&] { (void)fused_attention(in); });
   const double torch_seconds = device_seconds(o.repeats, probe, [&] { (void)torch_attention(in); });
-  out.push_back(attention_row(T, bits, seconds, torch_seconds));
+  BenchResult row = attention_row(T, bits, seconds, torch_seconds);
+#if TORCH_VERSION_MAJOR >= 2
+  // What an engine runs without kvmix: torch's fused attention over fp16 K/V. The query heads that
+  // share a KV head are folded into the query axis ([1, Hkv, g, D]), so K/V are read once, as
+  // grouped-query attention reads them; a decode query sees every key (no mask).
+  const int64_t Hkv = in.k.size(1), D = in.k.size(3), g = in.q.size(1) / Hkv;
+  const at::Tensor q16 = in.q.view({1, Hkv, g, D}).to(at::kHalf);
+  const at::Tensor k16 = in.k.to(at::kHalf), v16 = in.v.to(at::kHalf);
+  row.sdpa_seconds =
+      device_seconds(o.repeats, probe, [&] { (void)at::scaled_dot_product_attention(q16, k16, v16); });
+  row.speedup_vs_sdpa = row.sdpa_seconds / seconds;
+#endif
+  out.push_back(row);
 }
 
 }  // namespace
@@ -74,18 +87,25 @@ KernelBenchReport run_kernel_bench_cuda(const KernelBenchOptions& o) {
   at::Tensor a = at::zeros({n}, probe.options());
   const at::Tensor b = at::ones({n}, probe.options());
   const at::Tensor three = at::scalar_tensor(3.0, probe.options());
+  // The baseline of the quantize/dequantize figures: a device-to-device copy (read n, write n).
+  BenchResult copy;
+  copy.kind = "copy";
+  copy.name = fmt::format("device-to-device copy, 2 x {} MB fp32", n * 4 / 1000000);
+  copy.seconds = device_seconds(o.repeats, probe, [&] { a.copy_(b); });
+  copy.gbps = 2.0 * 4.0 * static_cast<double>(n) / copy.seconds / 1e9;
   BenchResult stream;
   stream.kind = "stream";
   stream.name = fmt::format("STREAM scale, 2 x {} MB fp32", n * 4 / 1000000);
   stream.seconds = device_seconds(o.repeats, probe, [&] { at::mul_out(a, b, three); });
   stream.gbps = 2.0 * 4.0 * static_cast<double>(n) / stream.seconds / 1e9;
-  rep.stream_gbps = stream.gbps;
+  rep.stream_gbps = copy.gbps;
+  rep.baseline = "device-to-device copy";
   BenchResult fill;
   fill.kind = "fill";
   fill.name = fmt::format("fill, {} MB fp32", n * 4 / 1000000);
   fill.seconds = device_seconds(o.repeats, probe, [&] { a.fill_(2.0); });
   fill.gbps = 4.0 * static_cast<double>(n) / fill.seconds / 1e9;
-  rep.results = {stream, fill};
+  rep.results = {copy, stream, fill};
   for (bool per_channel : {true, false})
     for (int bits : {2, 4})
       for (at::ScalarType dtype : {at::kFloat, at::kBFloat16})

@@ -56,6 +56,7 @@ inline at::Tensor torch_attention(const AttentionInputs& in) {
 inline BenchResult attention_row(int64_t T, int bits, double seconds, double torch_seconds) {
   BenchResult r;
   r.kind = "attention";
+  r.bits = bits;
   r.name = fmt::format("decode attention u{} K/V (KIVI g32 r32) {} tokens", bits, T);
   r.seconds = seconds;
   r.torch_seconds = torch_seconds;

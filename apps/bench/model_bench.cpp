@@ -13,6 +13,7 @@
 
 #include "base/error.h"
 #include "lib/cache/make_kv_cache.h"
+#include "models/device.h"
 #include "models/llama_forward.h"  // forward, kv_shape
 
 namespace kvmix::bench {
@@ -47,6 +48,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// CUDA kernels run after their launch returns: a time is only taken once the device has finished
+// the work, which reading one value of its output waits for. On the CPU the work is done already.
+void wait_for(const at::Tensor& t) {
+  if (!t.device().is_cpu()) (void)t.reshape({-1})[0].item<float>();
+}
+
 // One prefill and decode on a fresh cache. The decode feeds pre-drawn ids rather than the
 // model's argmax, so that every cache runs the same token stream and only the cache differs.
 RunFigures run_once(const Model& m, const CacheSpec& s, const at::Tensor& prompt,    // [B, T]
@@ -57,12 +64,14 @@ RunFigures run_once(const Model& m, const CacheSpec& s, const at::Tensor& prompt
   fo.last_logits_only = true;  // as generation runs it: the LM head on the newest slot only
   RunFigures f;
   auto t0 = std::chrono::steady_clock::now();
-  (void)forward(m, prompt, at::Tensor(), cache.get(), fo);
+  wait_for(forward(m, prompt, at::Tensor(), cache.get(), fo));
   f.prefill_seconds = seconds_since(t0);
   f.prefill_bytes = cache->true_bytes();
   t0 = std::chrono::steady_clock::now();
+  at::Tensor logits;
   for (int64_t t = 0; t < decode_ids.size(1); ++t)
-    (void)forward(m, decode_ids.narrow(1, t, 1), at::Tensor(), cache.get(), fo);
+    logits = forward(m, decode_ids.narrow(1, t, 1), at::Tensor(), cache.get(), fo);
+  wait_for(logits);
   f.decode_seconds = seconds_since(t0);
   f.decode_bytes = cache->true_bytes();
   return f;
@@ -104,14 +113,18 @@ ModelBenchReport run_model_bench(const Model& m, const ModelBenchOptions& o) {
   rep.model = m.source;
   rep.config = c;
   rep.dtype = dtype_name(m.weights.embed.scalar_type());
+  rep.device = device_name(model_device(m));
   rep.threads = at::get_num_threads();
   rep.kv_dtype_bytes = kv_shape(c).model_dtype_bytes;
 
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(o.seed);
   constexpr size_t kNumCaches = std::size(kCaches);
   for (int64_t T : o.contexts) {
-    const at::Tensor prompt = at::randint(c.vocab_size, {o.batch, T}, gen, at::kLong);
-    const at::Tensor decode_ids = at::randint(c.vocab_size, {o.batch, o.decode_tokens}, gen, at::kLong);
+    // Drawn on the host (the same ids whatever the device), then moved before any timing.
+    const at::Device device = model_device(m);
+    const at::Tensor prompt = at::randint(c.vocab_size, {o.batch, T}, gen, at::kLong).to(device);
+    const at::Tensor decode_ids =
+        at::randint(c.vocab_size, {o.batch, o.decode_tokens}, gen, at::kLong).to(device);
     // Rounds run every cache once, in turn, so that a slow spell of the machine (another job,
     // frequency changes) lands on all caches alike instead of on whichever ran then. Round 0 is
     // the warm-up: first-touch page faults and libtorch's lazy initialization.
@@ -179,6 +192,7 @@ std::string model_bench_json(const ModelBenchReport& r) {
       {"batch", o.batch},
       {"decode_tokens", o.decode_tokens},
       {"contexts", o.contexts},
+      {"device", r.device},
       {"threads", r.threads},
       {"model", {{"source", r.model}, {"dtype", r.dtype}, {"layers", c.num_layers},
                  {"q_heads", c.num_heads}, {"kv_heads", c.num_kv_heads}, {"head_dim", c.head_dim},
@@ -197,9 +211,9 @@ std::string model_bench_markdown(const ModelBenchReport& r) {
   s += fmt::format("Model: `{}`: {} layers, {} query / {} KV heads x {} dims, {}, trained on {} positions.\n",
                    r.model, c.num_layers, c.num_heads, c.num_kv_heads, c.head_dim, r.dtype,
                    c.max_position_embeddings);
-  s += fmt::format("{} threads; batch {}; prefill = one forward over the prompt, decode = {} single-token "
-                   "steps after it; median of {} timed runs after one warm-up run; seed {}.\n\n",
-                   r.threads, o.batch, o.decode_tokens, o.repeats, o.seed);
+  s += fmt::format("Device {}, {} CPU threads; batch {}; prefill = one forward over the prompt, "
+                   "decode = {} single-token steps after it; median of {} timed runs after one warm-up run; seed {}.\n\n",
+                   r.device, r.threads, o.batch, o.decode_tokens, o.repeats, o.seed);
   s += fmt::format("Caches: full precision (the baseline), packed K4V4 and K2V2 under {} (keys per-channel, "
                    "values per-token, group 32, residual 32). KV bytes: true bytes held after the prefill "
                    "(codes, scales, zeros, residual window; full-precision elements at {} bytes). "

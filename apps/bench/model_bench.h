@@ -58,12 +58,13 @@ struct ModelBenchReport {
   std::string model;        // the model's source (checkpoint folder)
   ModelConfig config;
   std::string dtype;        // compute dtype of the weights: fp32, bf16, fp16
+  std::string device;       // where the model ran: cpu, cuda:0, ...
   int threads = 0;          // libtorch's intra-op threads during the run
   int kv_dtype_bytes = 0;   // bytes per full-precision K/V element in the byte figures
   std::vector<ModelBenchRow> rows;  // per context: full, then packed K4V4, then packed K2V2
 };
 
-// Runs the benchmark on `m` (on the CPU, with libtorch's current thread count). Error when an
+// Runs the benchmark on `m` (on its device, with libtorch's current thread count). Error when an
 // option is out of range or the model cannot hold a context (a sliding window shorter than it).
 ModelBenchReport run_model_bench(const Model& m, const ModelBenchOptions& o);
 

@@ -15,6 +15,7 @@
 #include "apps/kvmix/option_checks.h"
 #include "lib/io/atomic_file.h"
 #include "base/error.h"
+#include "models/device.h"
 #include "models/llama_forward.h"
 
 namespace kvmix::app {
@@ -44,13 +45,16 @@ int run_logits(const LogitsOptions& o) {
       throw UsageError("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
                        std::to_string(m.config.vocab_size));
   const at::Tensor tokens = at::tensor(ids, at::kLong).view({1, -1});
-  const at::Tensor logits = forward(m, tokens, at::Tensor(), nullptr).squeeze(0).contiguous();  // [T, V] fp32
+  // [T, V] fp32, brought to the host to be read through a raw pointer
+  const at::Tensor logits =
+      forward(m, tokens, at::Tensor(), nullptr).squeeze(0).to(at::kCPU).contiguous();
   const int64_t T = logits.size(0), V = logits.size(1);
   const float* p = logits.data_ptr<float>();
   nlohmann::json rows = nlohmann::json::array();
   for (int64_t t = 0; t < T; ++t) rows.push_back(std::vector<float>(p + t * V, p + (t + 1) * V));
   const nlohmann::json j = {{"schema", "kvmix.logits"}, {"version", 1},   {"model", o.model.model},
-                            {"dtype", o.model.dtype},   {"tokens", ids}, {"logits", rows}};
+                            {"dtype", o.model.dtype},   {"device", device_name(model_device(m))},
+                            {"tokens", ids},            {"logits", rows}};
   const std::string text = j.dump() + "\n";
   if (o.out.empty()) {
     std::fputs(text.c_str(), stdout);

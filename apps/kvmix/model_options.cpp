@@ -9,48 +9,71 @@
 #include "lib/process/cpu_threads.h"
 #include "base/error.h"
 #include "lib/io/paths.h"
+#include "models/device.h"
 #include "models/loader.h"
 
 namespace kvmix::app {
 
 namespace {
 
-// kvmix runs models on the CPU, where libtorch implements no fp16 matrix multiply ("addmm_impl_cpu_"
-// not implemented for 'Half'): refused while parsing, not after the model has loaded.
-CLI::Validator cpu_dtype() {
-  return CLI::Validator(
-      [](std::string& s) {
-        return s == "fp16" ? std::string("fp16 is not supported on the CPU, where kvmix runs models "
-                                         "(libtorch has no fp16 matrix multiply there); use bf16, "
-                                         "which takes the same memory, or fp32")
-                           : std::string();
-      },
-      "", "cpu_dtype");
+// The --dtype spelling of a compute dtype.
+std::string dtype_option_name(at::ScalarType t) {
+  switch (t) {
+    case at::kBFloat16: return "bf16";
+    case at::kHalf: return "fp16";
+    default: return "fp32";
+  }
 }
 
 std::string model_dir(const ModelOptions& o) { return o.model == "builtin" ? builtin_model_dir() : o.model; }
 
 }  // namespace
 
+void resolve_model_options(ModelOptions& o) {
+  const at::Device device = usable_device(o.device);
+  if (o.dtype.empty()) o.dtype = dtype_option_name(default_compute_dtype(device));
+  if (o.dtype != "fp32" && o.dtype != "bf16" && o.dtype != "fp16")
+    throw UsageError(fmt::format("--dtype {}: expected fp32, bf16 or fp16", o.dtype));
+  // libtorch implements no fp16 matrix multiply on the CPU ("addmm_impl_cpu_" not implemented for
+  // 'Half'): refused before the model loads, not after. CUDA has one.
+  if (o.dtype == "fp16" && device.is_cpu())
+    throw UsageError(
+        "--dtype fp16 is not supported on the CPU (libtorch has no fp16 matrix multiply there); "
+        "use bf16, which takes the same memory, or fp32, or run on a GPU with --device cuda");
+}
+
 void add_model_options(CLI::App* app, ModelOptions& o) {
   app->add_option("-m,--model", o.model, "Model: 'builtin' or a Hugging Face checkpoint folder")
       ->check(non_empty())
       ->capture_default_str();
-  app->add_option("--dtype", o.dtype, "Compute dtype: fp32 or bf16 (fp16: not on the CPU)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
-      ->check(cpu_dtype())
+  app->add_option("--device", o.device,
+                  "Device: cpu, cuda or cuda:N (cuda needs a libtorch with CUDA and a visible GPU)")
       ->capture_default_str();
+  app->add_option("--dtype", o.dtype,
+                  "Compute dtype: fp32, bf16 or fp16 (default: fp32 on cpu, bf16 on cuda; fp16 on "
+                  "cuda only)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   app->add_option("--threads", o.threads,
-                  fmt::format("CPU threads (0: all cores; at most {})", max_threads()))
+                  fmt::format("CPU threads (0: every core; at most {})", max_threads()))
       ->check(thread_count())
       ->capture_default_str();
+  // The device and the dtype are checked together once both are parsed, whatever their order on
+  // the command line; a failure is a CLI11 validation error (exit status 2) before any work.
+  app->final_callback([&o] {
+    try {
+      resolve_model_options(o);
+    } catch (const UsageError& e) {
+      throw CLI::ValidationError(e.what());
+    }
+  });
 }
 
-Model load_model_only(const ModelOptions& o) {
-  // The command line refuses both already; this guards code that fills ModelOptions itself.
-  if (o.threads < 0 || o.threads > max_threads())
-    throw UsageError(fmt::format("--threads {} is outside [0, {}]", o.threads, max_threads()));
-  if (o.dtype == "fp16") throw UsageError("--dtype fp16 is not supported on the CPU; use bf16");
+Model load_model_only(const ModelOptions& given) {
+  // The command line refuses all of these already; this guards code that fills ModelOptions itself.
+  if (given.threads < 0 || given.threads > max_threads())
+    throw UsageError(fmt::format("--threads {} is outside [0, {}]", given.threads, max_threads()));
+  ModelOptions o = given;
+  resolve_model_options(o);
   // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores".
   const unsigned hw = std::thread::hardware_concurrency();
   set_cpu_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));
@@ -58,9 +81,9 @@ Model load_model_only(const ModelOptions& o) {
   const at::ScalarType dtype = o.dtype == "bf16"   ? at::kBFloat16
                                : o.dtype == "fp16" ? at::kHalf
                                                    : at::kFloat;
-  LoadedModel lm = load_model(dir, dtype);
-  spdlog::info("model {}: {} layers, {} KV heads x {} dims, {}", dir, lm.config.num_layers,
-               lm.config.num_kv_heads, lm.config.head_dim, o.dtype);
+  LoadedModel lm = load_model(dir, dtype, parse_device(o.device));
+  spdlog::info("model {}: {} layers, {} KV heads x {} dims, {} on {}", dir, lm.config.num_layers,
+               lm.config.num_kv_heads, lm.config.head_dim, o.dtype, o.device);
   // The model is recorded as the user named it ('builtin' or the folder given): reports and
   // configs travel between machines, where an absolute path means nothing.
   return Model{std::move(lm.config), std::move(lm.weights), o.model};

@@ -1,5 +1,6 @@
 #pragma once
-// Flags every model-running subcommand shares: which model, which compute dtype, threads.
+// Flags every model-running subcommand shares: which model, which device and compute dtype,
+// threads.
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -11,12 +12,21 @@ namespace kvmix::app {
 
 struct ModelOptions {
   std::string model = "builtin";  // "builtin" or a Hugging Face checkpoint folder
-  std::string dtype = "fp32";     // compute dtype: fp32 or bf16 (fp16 has no CPU matmul: refused)
+  std::string device = "cpu";     // cpu, cuda or cuda:N (models/device.h)
+  // Compute dtype: fp32, bf16 or fp16 (fp16 has no CPU matmul: refused there). Empty: the
+  // device's default (fp32 on the CPU, bf16 on CUDA), filled in by resolve_model_options.
+  std::string dtype;
   int threads = 0;                // 0: every core; at most max_threads() (value_checks.h)
 };
 
-// Declares -m/--model, --dtype and --threads with their checks: fp16 and thread counts outside
-// [0, max_threads()] are CLI11 validation errors (exit status 2).
+// Checks the device (it parses and is usable by this process) and the dtype against it, and fills
+// in the device's default dtype when none was given. Throws UsageError naming the flag.
+void resolve_model_options(ModelOptions& o);
+
+// Declares -m/--model, --device, --dtype and --threads with their checks: thread counts outside
+// [0, max_threads()], an unknown or unusable device (no CUDA in this libtorch, no GPU visible, an
+// index past the device count) and fp16 on the CPU are CLI11 validation errors (exit status 2),
+// raised while the command line is parsed, before any work starts.
 void add_model_options(CLI::App* app, ModelOptions& o);
 
 struct LoadedRuntime {

@@ -10,7 +10,7 @@ namespace kvmix {
 const at::Tensor& AccumulatedAttention::update(const PolicyStep& s) {
   auto& acc = acc_.at(static_cast<size_t>(s.layer));
   const int64_t Tq = s.query_valid.size(1);
-  acc.append(at::zeros({s.tier.size(0), s.tier.size(1), Tq}, at::kFloat));
+  acc.append(at::zeros({s.tier.size(0), s.tier.size(1), Tq}, s.tier.options().dtype(at::kFloat)));
   auto view = acc.view();
   view.add_(head_attention(s));
   last_ = view;
@@ -22,7 +22,7 @@ at::Tensor heavy_recent_priority(const at::Tensor& score, const at::Tensor& live
   const int64_t Tk = live.size(2);
   auto n_recent = (n_keep.to(at::kDouble) * recent_ratio).floor().to(at::kLong).unsqueeze(-1);
   auto recent = recency_rank(live).lt(n_recent);
-  auto slot = at::arange(Tk, at::kLong).view({1, 1, Tk}).expand_as(live);
+  auto slot = at::arange(Tk, live.options().dtype(at::kLong)).view({1, 1, Tk}).expand_as(live);
   return at::where(recent, protected_priority(slot), score.to(at::kDouble));
 }
 

@@ -21,17 +21,19 @@ std::string KvCrushPolicy::describe() const {
 
 std::vector<int64_t> crush_representatives(const at::Tensor& bits, const at::Tensor& candidate,
                                            int64_t r) {
+  // The selection loops on the host: the candidates and distances come back in one copy each.
   std::vector<int64_t> slots;
-  auto cand = candidate.contiguous();
+  const auto cand = candidate.to(at::kCPU).contiguous();
+  const bool* c = cand.data_ptr<bool>();
   for (int64_t j = 0; j < cand.size(0); ++j)
-    if (cand[j].item<bool>()) slots.push_back(j);
+    if (c[j]) slots.push_back(j);
   const int64_t m = static_cast<int64_t>(slots.size());
   r = std::min(r, m);
   if (r <= 0) return {};
-  auto idx = at::tensor(slots, at::kLong);
+  auto idx = at::tensor(slots, at::kLong).to(bits.device());
   auto b = bits.index_select(1, idx).to(at::kFloat);                 // [H, m]
   auto anchor = b.mean(1, /*keepdim=*/true).ge(0.5).to(at::kFloat);  // [H, 1]
-  auto dist = (b - anchor).abs().sum(0).to(at::kLong).contiguous();  // [m]
+  auto dist = (b - anchor).abs().sum(0).to(at::kLong).to(at::kCPU).contiguous();  // [m]
   std::vector<int64_t> order(static_cast<size_t>(m));
   std::iota(order.begin(), order.end(), 0);
   const int64_t* d = dist.data_ptr<int64_t>();
@@ -53,20 +55,24 @@ Allocation KvCrushPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   // base policy: H2O on the layer's attention
   auto layer_score = score.sum(1, /*keepdim=*/true);  // [B, 1, Tk]
   auto base_prio = heavy_recent_priority(layer_score, live.unsqueeze(1), n_base.narrow(1, 0, 1), 0.5);
-  Allocation base{base_prio, n_base.narrow(1, 0, 1), at::zeros({B, 1}, at::kLong)};
-  auto full = at::full({B, 1, Tk}, static_cast<uint8_t>(Tier::kFull), at::kByte);
+  Allocation base{base_prio, n_base.narrow(1, 0, 1), at::zeros({B, 1}, n_base.options())};
+  auto full = at::full({B, 1, Tk}, static_cast<uint8_t>(Tier::kFull), s.tier.options());
   auto base_tier = assign_tiers(at::where(live.unsqueeze(1), full, at::zeros_like(full)), base, Tier::kFull);
   auto base_kept = base_tier.eq(static_cast<uint8_t>(Tier::kFull)).squeeze(1);  // [B, Tk]
 
   // head-behaviour bits and representatives of the evicted, per sequence
   auto mean = (score * live.unsqueeze(1)).sum(-1, true) / live.sum(-1, true).unsqueeze(1).clamp_min(1);
   auto bits = score.ge(mean).logical_and(live.unsqueeze(1));  // [B, Hkv, Tk]
+  // marked on the host, slot by slot, then moved to the cache's device in one copy
   auto rep = at::zeros({B, Tk}, at::kBool);
+  const auto n_rep_host = n_rep.to(at::kCPU);
   for (int64_t b = 0; b < B; ++b) {
     auto cand = live[b].logical_and(base_kept[b].logical_not());
-    for (int64_t j : crush_representatives(bits[b], cand, n_rep[b][0].item<int64_t>())) rep[b][j] = true;
+    for (int64_t j : crush_representatives(bits[b], cand, n_rep_host[b][0].item<int64_t>()))
+      rep[b][j] = true;
   }
-  auto slot = at::arange(Tk, at::kDouble).view({1, Tk});
+  rep = rep.to(live.device());
+  auto slot = at::arange(Tk, live.options().dtype(at::kDouble)).view({1, Tk});
   auto prio = at::where(base_kept, 3 * kProtectedPriority - slot,
                         at::where(rep, 2 * kProtectedPriority - slot, -slot));
   auto kept = (base_kept.sum(-1) + rep.sum(-1)).unsqueeze(1).expand({B, Hkv}).contiguous();

@@ -134,9 +134,14 @@ at::Tensor PolicyKvCache::values(int64_t layer) const {
 
 at::Tensor PolicyKvCache::layer_bytes(int64_t layer) const {
   const Layer& L = layers_.at(static_cast<size_t>(layer));
-  if (!L.tier.defined() || L.tier.size() == 0) return at::zeros({batch()}, at::kDouble);
+  if (!L.tier.defined() || L.tier.size() == 0) {
+    // Before the first step nothing says where the cache lives; the host then.
+    const at::Tensor& seen = tokens_seen();
+    const at::Device device = seen.defined() ? seen.device() : at::Device(at::kCPU);
+    return at::zeros({batch()}, at::TensorOptions().dtype(at::kDouble).device(device));
+  }
   auto tier = L.tier.view();
-  auto per_slot = at::zeros(tier.sizes(), at::kDouble);
+  auto per_slot = at::zeros(tier.sizes(), tier.options().dtype(at::kDouble));
   for (Tier t : {Tier::kFull, Tier::kHigh, Tier::kLow})
     per_slot += tier.eq(u8(t)).to(at::kDouble) * (tier_cost(t) + costs_.per_token);
   auto per_head = per_slot.sum(-1);                                          // [B, Hkv]

@@ -31,7 +31,7 @@ at::Tensor snapkv_scores(const PolicyStep& s, int64_t window, int64_t kernel) {
   // slots of the window's queries (and any later slot) are kept like recent tokens; the pooling
   // sees the prefix only (the reference pools attn[..., :-window])
   auto first_window_slot = (s.tokens_before + in_window.to(at::kLong).argmax(1)).view({B, 1, 1});
-  auto slot = at::arange(Tk, at::kLong).view({1, 1, Tk});
+  auto slot = at::arange(Tk, qv.options()).view({1, 1, Tk});
   auto protect = slot.ge(first_window_slot).expand({B, Hkv, Tk});
   votes = votes.masked_fill(protect, 0.0f);
   auto pooled = at::avg_pool1d(votes.reshape({B * Hkv, 1, Tk}), {kernel}, {1}, {kernel / 2})
@@ -44,7 +44,9 @@ Allocation SnapKvPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   const int64_t B = s.tier.size(0), Hkv = s.tier.size(1), Tq = s.query_valid.size(1);
   const int64_t Tk = s.tier.size(2);
   // decoded (and not yet voted) slots are protected, newest first
-  auto slot = at::arange(s.tokens_before, Tk, at::kLong).view({1, 1, Tq}).expand({B, Hkv, Tq});
+  auto slot = at::arange(s.tokens_before, Tk, s.tier.options().dtype(at::kLong))
+                  .view({1, 1, Tq})
+                  .expand({B, Hkv, Tq});
   score.append(protected_priority(slot).contiguous());
   if (Tq > 1) {
     auto fresh = snapkv_scores(s, o_.window, o_.kernel);

@@ -21,7 +21,7 @@ Allocation StreamingLlmPolicy::allocate(const PolicyStep& s, const TierCosts& c)
   const auto n_keep = fit_one_tier(s.head_budget, live.sum(-1), c.full, c);
   // sinks above everything (earlier sinks first), then newer slots above older ones
   auto pos = sequence_positions(s.slot_valid).unsqueeze(1).expand({-1, Hkv, -1});
-  auto slot = at::arange(Tk, at::kLong).view({1, 1, Tk}).expand_as(pos);
+  auto slot = at::arange(Tk, pos.options()).view({1, 1, Tk}).expand_as(pos);
   auto priority = at::where(pos.lt(o_.sinks).logical_and(pos.ge(0)),
                             2 * kProtectedPriority - slot.to(at::kDouble), slot.to(at::kDouble));
   return {priority, n_keep, at::zeros_like(n_keep)};

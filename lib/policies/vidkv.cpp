@@ -87,11 +87,11 @@ Allocation VidKvPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
     auto k = s.keys.narrow(2, s.tokens_before, Tq).to(at::kFloat);
     auto valid = s.query_valid.view({s.query_valid.size(0), 1, Tq, 1});
     const float inf = std::numeric_limits<float>::infinity();
-    auto hi = at::where(valid, k, at::full({}, -inf)).amax(2);
-    auto lo = at::where(valid, k, at::full({}, inf)).amin(2);
+    auto hi = at::where(valid, k, at::full({}, -inf, k.options())).amax(2);
+    auto lo = at::where(valid, k, at::full({}, inf, k.options())).amin(2);
     auto range = at::where(hi.ge(lo), hi - lo, at::zeros_like(hi));  // [B, Hkv, D]
     auto top = std::get<1>(range.topk(wide_count(D), -1));
-    wide = at::zeros(range.sizes(), at::kBool).scatter_(-1, top, true);
+    wide = at::zeros(range.sizes(), range.options().dtype(at::kBool)).scatter_(-1, top, true);
   }
   const auto& score = acc_.update(s);
   const auto live = live_slots(s.tier);

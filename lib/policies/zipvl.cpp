@@ -43,12 +43,13 @@ Allocation ZipvlPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   const int64_t Tq = s.query_valid.size(1);
   auto& sum = sum_.at(static_cast<size_t>(s.layer));
   auto& count = count_.at(static_cast<size_t>(s.layer));
-  sum.append(at::zeros({B, Tq}, at::kDouble));
-  count.append(at::zeros({B, Tq}, at::kDouble));
+  const auto on_device = s.tier.options();
+  sum.append(at::zeros({B, Tq}, on_device.dtype(at::kDouble)));
+  count.append(at::zeros({B, Tq}, on_device.dtype(at::kDouble)));
   sum.view().add_(head_attention(s).sum(1).to(at::kDouble));
   // queries of this step that see slot j: real queries at slot >= j
-  auto qslot = at::arange(s.tokens_before, Tk, at::kLong).view({1, Tq, 1});
-  auto sees = qslot.ge(at::arange(Tk, at::kLong).view({1, 1, Tk}))
+  auto qslot = at::arange(s.tokens_before, Tk, on_device.dtype(at::kLong)).view({1, Tq, 1});
+  auto sees = qslot.ge(at::arange(Tk, on_device.dtype(at::kLong)).view({1, 1, Tk}))
                   .logical_and(s.query_valid.unsqueeze(-1));
   count.view().add_(sees.to(at::kDouble).sum(1));
   auto normalized = sum.view() / count.view().clamp_min(1.0);  // [B, Tk]

@@ -26,7 +26,9 @@ BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
   }
   merges_.reserve(merges.size());
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
+    // Plain references: a lambda may not capture a structured binding before C++20.
+    const std::string& left = merges[rank].first;
+    const std::string& right = merges[rank].second;
     const auto missing = [&](const std::string& what) {
       return Error(fmt::format("{}: model.merges[{}] (\"{}\" \"{}\"): {} is not in model.vocab",
                                source, rank, left, right, what));

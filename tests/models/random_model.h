@@ -41,4 +41,11 @@ inline Model random_model(const ModelConfig& c, uint64_t seed = 7) {
   return m;
 }
 
+// The same model with every weight on `device` in `dtype` (embeddings stay tied).
+inline Model on_device(Model m, at::Device device, at::ScalarType dtype = at::kFloat) {
+  for (auto& s : tensor_slots(m.weights, m.config)) *s.tensor = s.tensor->to(device, dtype);
+  tie_embeddings(m.weights, m.config);
+  return m;
+}
+
 }  // namespace kvmix::test

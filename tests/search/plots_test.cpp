@@ -11,18 +11,13 @@
 #include "lib/io/gnuplot.h"
 #include "lib/policies/policy_report.h"
 #include "search/plots.h"
+#include "tests/lib/io/gnuplot_required.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool have_gnuplot() {
-  if (run_program({"gnuplot", "--version"}).ran) return true;
-  WARN("gnuplot is not installed: the cases that run it are skipped");
-  return false;
-}
 
 std::string quote_attack(const test::TempDir& dir, const std::string& name) {
   return "x'; system 'touch " + dir.file(name) + "'; #";
@@ -63,7 +58,7 @@ TEST_CASE("plot_front: a hostile method is a title, in a folder with a quote", "
     CHECK(script.find("title " + gnuplot_quote(method) + "\n") != std::string::npos);
     CHECK(script.find("set output " + gnuplot_path(png) + "\n") != std::string::npos);
     CHECK(script.find("noenhanced") != std::string::npos);
-    if (!have_gnuplot()) continue;
+    test::require_gnuplot();
     CHECK(drawn);
     CHECK(fs::exists(png));
   }
@@ -84,7 +79,7 @@ TEST_CASE("plot_sensitivity_heatmap draws into a folder named with a quote", "[s
   const std::string png = run + "/sensitivity.png";
   const bool drawn = plot_sensitivity_heatmap(s, ErrorMetric::kOutRelErr, png);
   CHECK(read_file(png + ".gp").find("set xtics ('K4V2' 0, 'KV8' 1)") != std::string::npos);
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   CHECK(drawn);
   CHECK(fs::exists(png));
 }
@@ -107,7 +102,7 @@ TEST_CASE("compare's plot: hostile methods and front file names are key titles",
                       gnuplot_quote(key)) != std::string::npos);
   }
   CHECK(script.find("noenhanced") != std::string::npos);
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   const auto r = run_gnuplot(gp);
   INFO(r.error);
   CHECK(plot_failure(r, png, gp).empty());
@@ -136,7 +131,7 @@ TEST_CASE("the policy study's plot: hostile task and policy names are titles", "
   CHECK(script.find("title " + gnuplot_quote(policy) + "\n") != std::string::npos);
   write_file_atomic(dat, data);
   write_file_atomic(gp, script);
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   const auto r = run_gnuplot(gp);
   INFO(r.error);
   CHECK(plot_failure(r, png, gp).empty());

@@ -8,10 +8,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
+#include "lib/io/atomic_file.h"
 #include "lib/rng.h"
 #include "models/llama_forward.h"
 #include "search/policy_study.h"
@@ -345,6 +348,23 @@ TEST_CASE("policy study: another model's journal is refused, budgets must be fra
   other.opt = f.opt;
   other.model = test::random_model(study_config(), 8);
   CHECK_THROWS_AS(other.run(), Error);
+
+  // A header of the wrong types or version is refused naming the journal, not as a JSON type error.
+  const std::string journal = f.opt.journal_path;
+  std::string body;
+  {
+    std::ifstream in(journal);
+    body.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t eol = body.find('\n');
+  const nlohmann::json header = nlohmann::json::parse(body.substr(0, eol));
+  for (const auto& [field, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"version", 1.5}, {"version", "1"}, {"journal", 5}}) {
+    nlohmann::json h = header;
+    h[field] = value;
+    write_file_atomic(journal, h.dump() + body.substr(eol));
+    CHECK_THROWS_WITH(f.run(), Catch::Contains(journal) && Catch::Contains("policy study journal"));
+  }
 
   f.opt.journal_path.clear();
   for (double b : {0.0, -0.25, 1.5}) {

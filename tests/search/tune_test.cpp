@@ -208,6 +208,13 @@ TEST_CASE("tune: a changed model or profile option refuses the stale profile, na
   // A sensitivity.json with no record of its making (dropped in by hand) is refused too.
   fs::remove(out + "/run.json");
   CHECK_THROWS_WITH(run_tune(t.model, t.tok, o, out, nullptr), Catch::Contains("records nothing"));
+  // A run.json of the wrong types or version is refused naming it, never a bare JSON type error.
+  for (const char* bad : {R"({"schema": "kvmix.tune_run", "version": 1.5, "stages": {}})",
+                          R"({"schema": 7, "version": 1, "stages": {}})", R"([1, 2])"}) {
+    write_file_atomic(out + "/run.json", bad);
+    CHECK_THROWS_WITH(run_tune(t.model, t.tok, o, out, nullptr),
+                      Catch::Contains(out + "/run.json") && Catch::Contains("tune run record"));
+  }
 }
 
 TEST_CASE("tune: a changed choice or eval option reruns the held-out eval, and config and summary follow",

@@ -7,18 +7,13 @@
 #include <filesystem>
 
 #include "lib/io/gnuplot.h"
+#include "tests/lib/io/gnuplot_required.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool have_gnuplot() {
-  if (run_program({"gnuplot", "--version"}).ran) return true;
-  WARN("gnuplot is not installed: the cases that run it are skipped");
-  return false;
-}
 
 // What gnuplot makes of each expression: `print`ed one per line into a file.
 std::string gnuplot_prints(const test::TempDir& dir, const std::vector<std::string>& exprs) {
@@ -84,7 +79,7 @@ TEST_CASE("gnuplot_path: exact bytes, never a pipe or a special file", "[lib][gn
 
 TEST_CASE("gnuplot reads quoted text and paths back as the input, running nothing",
           "[lib][gnuplot]") {
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   test::TempDir dir;
   std::vector<std::string> exprs, expected;
   for (const auto& a : attacks(dir)) {
@@ -101,7 +96,7 @@ TEST_CASE("gnuplot reads quoted text and paths back as the input, running nothin
 
 TEST_CASE("gnuplot writes a PNG whose path holds quotes, newlines and a leading '<'",
           "[lib][gnuplot]") {
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   test::TempDir dir;
   for (const std::string folder : {"bob's run", "a\nsystem 'touch PWNED'", "x'; system 'touch PWNED'; #"}) {
     fs::create_directories(dir.file(folder));
@@ -141,7 +136,7 @@ TEST_CASE("plot_failure names the PNG and quotes gnuplot's error", "[lib][gnuplo
   ok.error = "warning: something minor\n";
   CHECK(plot_failure(ok, "a.png", "a.gp").empty());
 
-  if (!have_gnuplot()) return;
+  test::require_gnuplot();
   test::TempDir dir;
   const std::string gp = dir.file("bad.gp");
   test::write_bytes(gp, "set terminal pngcairo\nset output " + gnuplot_path(dir.file("bad.png")) +

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "tests/lib/tokenizer/small_tokenizer.h"
 
 using namespace kvmix;
 using nlohmann::json;
@@ -25,17 +26,6 @@ class MessageContains : public Catch::MatcherBase<Error> {
 
 const std::string kBad = KVMIX_SOURCE_DIR "/tests/fixtures/tokenizer/bad/";
 
-// A valid tokenizer.json that each case below breaks in one place.
-json valid_tokenizer() {
-  return json::parse(R"({
-    "version": "1.0", "truncation": null, "padding": null,
-    "added_tokens": [{"id": 4, "content": "<s>", "single_word": false, "lstrip": false,
-                      "rstrip": false, "normalized": false, "special": true}],
-    "normalizer": null, "pre_tokenizer": null, "post_processor": null, "decoder": null,
-    "model": {"type": "BPE", "dropout": null, "unk_token": "<unk>", "fuse_unk": false,
-              "byte_fallback": false, "vocab": {"<unk>": 0, "a": 1, "b": 2, "ab": 3},
-              "merges": ["a b"]}})");
-}
 
 }  // namespace
 
@@ -113,7 +103,7 @@ TEST_CASE("unsupported or inconsistent tokenizer.json fields are refused by name
       {"/added_tokens/0/lstrip", "true", "added_tokens[0].lstrip: unsupported true"},
       {"/added_tokens/0/content", R"("")", "added_tokens[0] (id 4) has empty content"},
   }));
-  json j = valid_tokenizer();
+  json j = test::small_tokenizer();
   REQUIRE_NOTHROW(Tokenizer::from_json(j.dump(), "valid.json"));
   j[json::json_pointer(c.pointer)] = json::parse(c.value);
   INFO("set " << c.pointer << " = " << c.value);
@@ -122,7 +112,7 @@ TEST_CASE("unsupported or inconsistent tokenizer.json fields are refused by name
 }
 
 TEST_CASE("bad text and bad ids are errors", "[tokenizer]") {
-  const Tokenizer tok = Tokenizer::from_json(valid_tokenizer().dump(), "valid.json");
+  const Tokenizer tok = Tokenizer::from_json(test::small_tokenizer().dump(), "valid.json");
   CHECK(tok.encode("ab<s>b", false) == std::vector<int64_t>{3, 4, 2});
   CHECK_THROWS_MATCHES(tok.encode("a\xC3", false), Error,
                        MessageContains("not valid UTF-8 (first bad byte at offset 1)"));
