@@ -51,10 +51,14 @@ at::Tensor dense_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   const int64_t Hkv = k.size(1), Tk = k.size(2);
   KVMIX_ASSERT(Hq % Hkv == 0 && Tk >= Tq, "Hq {} Hkv {} Tq {} Tk {}", Hq, Hkv, Tq, Tk);
   if (probs) return attend(q, k, v, key_valid, Tk - Tq, probs);
-  // Query blocks whose score tensor stays near 8 MB: the same arithmetic, but the working set stays
-  // in the allocator's reusable heap instead of fresh pages from the kernel on every call.
+  // Query blocks whose score tensor stays near 8 MB on the CPU: the same arithmetic, but the working
+  // set stays in the allocator's reusable heap instead of fresh pages from the kernel on every call.
+  // On a GPU, 8 MB blocks would be a few queries each (a 32k-token prefill of an 8B model: 2), and
+  // kernel launches, not memory, would set the time: blocks of 512 MB there, which the caching
+  // allocator reuses.
+  const int64_t budget = q.is_cuda() ? (int64_t{512} << 20) : (int64_t{8} << 20);
   const int64_t per_query = std::max<int64_t>(1, B * Hq * Tk * 4);
-  const int64_t block = std::max<int64_t>(1, (8 << 20) / per_query);
+  const int64_t block = std::max<int64_t>(1, budget / per_query);
   if (block >= Tq) return attend(q, k, v, key_valid, Tk - Tq, nullptr);
   std::vector<at::Tensor> outs;
   for (int64_t s = 0; s < Tq; s += block) {

@@ -1,9 +1,11 @@
 // evaluate_task's guards: a decode chunk or batch below 1 is refused before any work (a chunk of 0
-// once spun forever), and prompts past the model's context are evaluated with one warning.
+// once spun forever), prompts past the model's context are evaluated with one warning, and a stop
+// request (Ctrl-C) ends the evaluation within one batch.
 #include <catch2/catch.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <sstream>
 #include <stdexcept>
 
@@ -87,4 +89,42 @@ TEST_CASE("prompts longer than the model's context are evaluated with one warnin
                        Contains("15 positions"));
   // Once per task: the second pass (another config, in a real run) adds nothing.
   CHECK(text.find("max_position_embeddings") == text.rfind("max_position_embeddings"));
+}
+
+TEST_CASE("a stop request ends the evaluation within one batch", "[task_eval]") {
+  const ModelConfig cfg = test::byte_model_config();
+  const Model m = test::random_model(cfg);
+  TaskData d;
+  d.name = "four batches";
+  for (int i = 0; i < 4; ++i) {
+    d.prompts.push_back({5, 6, 7});
+    d.continuations.push_back({8, 9});
+    d.answers.push_back("");
+  }
+  std::atomic<bool> stop{false};
+  int caches = 0;
+  // The stop arrives while the first batch runs (Ctrl-C during a forward pass): that batch ends,
+  // no second one starts.
+  const CacheFactory stop_in_first = [&] {
+    ++caches;
+    stop = true;
+    return std::make_unique<FullKvCache>(kv_shape(cfg));
+  };
+  EvalOptions opt;
+  opt.batch = 1;
+  opt.progress = false;
+  opt.stop = &stop;
+  CHECK_THROWS_AS(evaluate_task(m, test::byte_tokenizer(), d, stop_in_first, opt, nullptr, nullptr),
+                  Interrupted);
+  CHECK(caches == 1);
+  // Without a stop the same call makes one cache per batch (and per generation batch).
+  stop = false;
+  caches = 0;
+  const CacheFactory counting = [&] {
+    ++caches;
+    return std::make_unique<FullKvCache>(kv_shape(cfg));
+  };
+  opt.generate = false;
+  (void)evaluate_task(m, test::byte_tokenizer(), d, counting, opt, nullptr, nullptr);
+  CHECK(caches == 4);
 }
