@@ -2,12 +2,14 @@
 # Fresh machine to green tests: installs what is missing, builds, runs every test. Four builds of
 # one tree, each checking what only it can (ccache shares what objects they have in common):
 #   build/        Debian's libtorch 1.13, the default: every test
-#   build-pycpu/  PyTorch 2.13.0's CPU libtorch (pip, .cache/venv-cpu): every test
+#   build-pycpu/  PyTorch 2.13.0's CPU libtorch (pip, .cache/venv-cpu): the kernel, model and
+#                 search tests
 #   build-cuda/   PyTorch 2.14.1's CUDA libtorch (pip, .cache/venv-cuda): compiles and links all of
 #                 kvmix, every CUDA registration and GPU path included; no GPU here to run it
 #   build-asan/   AddressSanitizer and UndefinedBehaviorSanitizer over Debian's libtorch: the
-#                 parser, kernel, cache and search tests
-# Set KVMIX_TEST_BUILDS to a subset ("system pycpu cuda asan") to run fewer.
+#                 parser, kernel, cache, model and search tests (all but the command line's)
+# A build's tests run in the background while the next build compiles, so a long test's tail
+# does not leave a core idle. Set KVMIX_TEST_BUILDS to a subset ("system pycpu cuda asan").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 builds=${KVMIX_TEST_BUILDS:-system pycpu cuda asan}
@@ -15,23 +17,49 @@ want() { [[ " $builds " == *" $1 "* ]]; }
 if want cuda; then scripts/setup.sh --cuda-torch; else scripts/setup.sh; fi
 export CCACHE_DIR=${CCACHE_DIR:-$PWD/.cache/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 jobs=$(nproc 2>/dev/null || echo 2)
-stage() { echo "== test.sh: $1 ($(date +%T), ${SECONDS}s)"; }
+stage() { echo "== test.sh: $1 (${SECONDS}s)"; }
 failed=()
+pending=()  # "name:pid:log" of test runs in the background
+
+# in_background NAME LOG COMMAND...: runs COMMAND in the background, its output to LOG.
+in_background() {
+  local name=$1 log=$2
+  shift 2
+  stage "$name: tests start"
+  ("$@" > "$log" 2>&1) &
+  pending+=("$name:$!:$log")
+}
+# run_tests NAME DIR: ctest in DIR in the background.
+run_tests() {
+  in_background "$1" "$PWD/$2/ctest.log" \
+    sh -c "cd '$2' && ctest --output-on-failure -j $jobs --timeout 900"
+}
+finish_tests() {
+  local entry name pid log
+  for entry in "${pending[@]}"; do
+    IFS=: read -r name pid log <<< "$entry"
+    if wait "$pid"; then
+      stage "$name: tests passed"; tail -n 3 "$log"
+    else
+      stage "$name: tests FAILED"; cat "$log"; failed+=("$name")
+    fi
+  done
+  pending=()
+}
 
 if want system; then
   stage "Debian libtorch: build"
   scripts/build.sh
-  stage "Debian libtorch: every test"
-  (cd build && ctest --output-on-failure -j "$jobs" --timeout 900) || failed+=(system)
+  run_tests "Debian libtorch" build
 fi
 
 if want pycpu; then
   stage "pip torch (CPU): build"
   cmake -S . -B build-pycpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVMIX_TORCH=python -DKVMIX_CUDA=OFF \
-    -DKVMIX_PYTHON="$PWD/.cache/venv-cpu/bin/python" > /dev/null
-  cmake --build build-pycpu -j "$jobs" --target kvmix kvmix_kernel_tests kvmix_tests
-  stage "pip torch (CPU): every test"
-  (cd build-pycpu && ctest --output-on-failure -j "$jobs" --timeout 900) || failed+=(pycpu)
+    -DKVMIX_PYTHON="$PWD/.cache/venv-cpu/bin/python" -DKVMIX_TEST_FOLDERS="models;search" > /dev/null
+  cmake --build build-pycpu -j "$jobs" --target kvmix_kernel_tests kvmix_tests
+  finish_tests
+  run_tests "pip torch (CPU)" build-pycpu
 fi
 
 if want cuda; then
@@ -39,26 +67,31 @@ if want cuda; then
   # Nothing of this build runs here: -O0 compiles in about half the time and checks the same code.
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O0 -DKVMIX_TORCH=python \
     -DKVMIX_CUDA=ON -DKVMIX_PYTHON="$PWD/.cache/venv-cuda/bin/python" > /dev/null
-  cmake --build build-cuda -j "$jobs" || failed+=(cuda)
+  cmake --build build-cuda -j "$jobs" || failed+=("pip torch (CUDA) build")
+  finish_tests
 fi
 
 if want asan; then
   stage "sanitizers: build"
-  # -O1: the sanitizers' usual level (-O3 takes twice as long to compile, for tests that spend
-  # their time in uninstrumented libtorch anyway).
+  # -O1: the sanitizers' usual level (-O3 takes longer to compile, for tests that spend their
+  # time in uninstrumented libtorch anyway).
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 -DKVMIX_SANITIZE=ON \
-    -DKVMIX_CUDA=OFF > /dev/null
-  cmake --build build-asan -j "$jobs" --target kvmix kvmix_kernel_tests kvmix_tests
-  stage "sanitizers: parser, kernel, cache and search tests"
-  # libtorch's own one-time allocations are not leaks of kvmix's; UB aborts the test.
+    -DKVMIX_CUDA=OFF -DKVMIX_TEST_FOLDERS="lib;models;search;fuzz" > /dev/null
+  ASAN_OPTIONS=detect_leaks=0 cmake --build build-asan -j "$jobs" --target kvmix_kernel_tests kvmix_tests
+  finish_tests
+  # libtorch's one-time allocations are not kvmix's leaks; undefined behaviour fails the test.
+  # Three processes rather than ctest's one per case: each start of an instrumented process
+  # that loads libtorch costs about a second.
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  build-asan/kvmix_kernel_tests "~[cuda]" || failed+=(asan-kernels)
-  parsers="[tokenizer],[model_config],[safetensors],[kv_config],[loader],[fuzz],[export],[lib]"
-  build-asan/kvmix_tests "$parsers,[cache],[search]" || failed+=(asan)
+  in_background "sanitizers: kernels" build-asan/kernels.log build-asan/kvmix_kernel_tests "~[cuda]"
+  in_background "sanitizers: search" build-asan/search.log build-asan/kvmix_tests "[search]~[cuda]"
+  in_background "sanitizers: parsers, caches, models" build-asan/rest.log \
+    build-asan/kvmix_tests "~[search]~[cuda]"
 fi
 
+finish_tests
 stage "done"
 if ((${#failed[@]})); then
-  echo "test.sh: FAILED in: ${failed[*]}" >&2
+  echo "test.sh: FAILED: ${failed[*]}" >&2
   exit 1
 fi
