@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Fresh machine to green tests: installs what is missing, builds, runs every test. Four builds of
 # one tree, each checking what only it can (ccache shares what objects they have in common):
-#   build/        Debian's libtorch 1.13, the default: every test
-#   build-pycpu/  PyTorch 2.13.0's CPU libtorch (pip, .cache/venv-cpu): the kernel, model and
-#                 search tests
-#   build-cuda/   PyTorch 2.14.1's CUDA libtorch (pip, .cache/venv-cuda): compiles and links all of
-#                 kvmix, every CUDA registration and GPU path included; no GPU here to run it
-#   build-asan/   AddressSanitizer and UndefinedBehaviorSanitizer over Debian's libtorch: the
-#                 parser, kernel, cache, model and search tests (all but the command line's)
+#   build/         the default (scripts/build.sh): PyTorch 2.13.0's CPU libtorch (pip,
+#                  .cache/venv-cpu): every test
+#   build-debian/  Debian's libtorch 1.13: the kernel, model and search tests
+#   build-cuda/    PyTorch 2.14.1's CUDA libtorch (pip, .cache/venv-cuda): compiles and links all of
+#                  kvmix, every CUDA registration and GPU path included; no GPU here to run it
+#   build-asan/    AddressSanitizer and UndefinedBehaviorSanitizer over Debian's libtorch: the
+#                  parser, kernel, cache, model and search tests (all but the command line's)
 # A build's tests run in the background while the next build compiles, so a long test's tail
-# does not leave a core idle. Set KVMIX_TEST_BUILDS to a subset ("system pycpu cuda asan").
+# does not leave a core idle. Set KVMIX_TEST_BUILDS to a subset ("default debian cuda asan").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-builds=${KVMIX_TEST_BUILDS:-system pycpu cuda asan}
+builds=${KVMIX_TEST_BUILDS:-default debian cuda asan}
 want() { [[ " $builds " == *" $1 "* ]]; }
 if want cuda; then scripts/setup.sh --cuda-torch; else scripts/setup.sh; fi
 export CCACHE_DIR=${CCACHE_DIR:-$PWD/.cache/ccache} CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
@@ -47,19 +47,19 @@ finish_tests() {
   pending=()
 }
 
-if want system; then
-  stage "Debian libtorch: build"
+if want default; then
+  stage "default build (pip torch, CPU): build"
   scripts/build.sh
-  run_tests "Debian libtorch" build
+  run_tests "default build" build
 fi
 
-if want pycpu; then
-  stage "pip torch (CPU): build"
-  cmake -S . -B build-pycpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVMIX_TORCH=python -DKVMIX_CUDA=OFF \
-    -DKVMIX_PYTHON="$PWD/.cache/venv-cpu/bin/python" -DKVMIX_TEST_FOLDERS="models;search" > /dev/null
-  cmake --build build-pycpu -j "$jobs" --target kvmix_kernel_tests kvmix_tests
+if want debian; then
+  stage "Debian libtorch: build"
+  cmake -S . -B build-debian -G Ninja -DCMAKE_BUILD_TYPE=Release -DKVMIX_TORCH=system -DKVMIX_CUDA=OFF \
+    -DKVMIX_TEST_FOLDERS="models;search" > /dev/null
+  cmake --build build-debian -j "$jobs" --target kvmix_kernel_tests kvmix_tests
   finish_tests
-  run_tests "pip torch (CPU)" build-pycpu
+  run_tests "Debian libtorch" build-debian
 fi
 
 if want cuda; then

@@ -61,6 +61,10 @@ for deb in .cache/gpu-debs/*.deb; do
        ar p "$OLDPWD/$deb" "$(ar t "$OLDPWD/$deb" | grep '^data.tar')" | tar -xJ)
   fi
 done
+# Some CMake configs name their files by absolute path (pagmo's names /usr/lib/.../libpagmo.so):
+# point every such path into the prefix. (The relocatable ones compare /usr paths with their
+# own location and, rewritten alike, still agree.)
+grep -rlZ '"/usr/' "$prefix/usr" --include='*.cmake' | xargs -0 -r sed -i "s|\"/usr/|\"$prefix/usr/|g"
 libdir=$prefix/usr/lib/x86_64-linux-gnu
 export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # pkg-config files name /usr: the sysroot puts the prefix in front of their paths.
