@@ -16,7 +16,7 @@
 # Here, before the call: scripts/gpu/debs.sh. The call: command "bash scripts/gpu/run.sh",
 # carry [".cache/gpu-debs"], timeout_s 570. Rehearsal on a machine without a GPU (every step
 # runs; those that need one fail with kvmix's own "no CUDA" error):
-#   OUT=/tmp/gpu-rehearsal KVMIX_PYTHON=.cache/venv-cuda/bin/python KVMIX_SYNTH_SHAPE=tiny \
+#   OUT=$(mktemp -d) KVMIX_PYTHON=.cache/venv-cuda/bin/python KVMIX_SYNTH_SHAPE=tiny \
 #     KVMIX_GPU_BUILD_LIMIT=3000 KVMIX_GPU_TARGETS="kvmix kvmix_kernel_tests" scripts/gpu/run.sh
 # (a 2-core machine builds in tens of minutes what the GPU machine's 16 cores build in a few; the
 # rehearsal leaves out kvmix_tests, which CI builds against the same torch in build-cuda/).
