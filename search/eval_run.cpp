@@ -51,6 +51,8 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
   const KvShape shape = kv_shape(m.config);
   json results = json::array();
   std::vector<ReferenceLogprobs> refs(data.size());
+  EvalOptions eval = opt.eval;  // checks the stop request before every batch as well
+  if (opt.stop) eval.stop = opt.stop;
   Progress progress("eval", static_cast<int64_t>(all.size() * data.size()), opt.eval.progress);
   for (size_t ci = 0; ci < all.size(); ++ci) {
     const auto& cfg = all[ci];
@@ -59,9 +61,7 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
     CacheFactory factory = [&, kind] { return make_kv_cache(kind, shape, cfg.layers); };
     for (size_t ti = 0; ti < data.size(); ++ti) {
       progress.set_note(cfg.name + " / " + data[ti].name);
-      EvalOptions eo = opt.eval;
-      if (opt.stop) eo.stop = opt.stop;
-      const TaskScore s = evaluate_task(m, tok, data[ti], factory, eo,
+      const TaskScore s = evaluate_task(m, tok, data[ti], factory, eval,
                                         ci == 0 ? nullptr : &refs[ti], ci == 0 ? &refs[ti] : nullptr);
       results.push_back({
           {"config", cfg.name},

@@ -21,6 +21,7 @@
 #include "search/journal.h"
 #include "search/sensitivity.h"
 #include "search/task_data.h"
+#include "tests/fuzz/fuzz_inputs.h"
 #include "tests/fuzz/fuzz_journal_space.h"
 #include "tests/fuzz/fuzz_kvtuner_shapes.h"
 #include "tests/temp_dir.h"
@@ -30,18 +31,6 @@ using namespace kvmix;
 namespace {
 
 namespace fs = std::filesystem;
-
-// The files of tests/fuzz/KIND/TARGET/, sorted; none when the folder does not exist (a target
-// without regressions yet).
-std::vector<fs::path> replay_inputs(const std::string& kind, const std::string& target) {
-  std::vector<fs::path> out;
-  const fs::path dir = fs::path(KVMIX_SOURCE_DIR) / "tests/fuzz" / kind / target;
-  if (!fs::is_directory(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // Each target's entry point, fed one input file as the fuzz target feeds it.
 void load_checkpoint_index(const fs::path& p) {
@@ -119,7 +108,7 @@ const ReplayTarget kTargets[] = {
 
 TEST_CASE("fuzz seed corpora of the file readers load", "[fuzz]") {
   for (const ReplayTarget& t : kTargets) {
-    const auto seeds = replay_inputs("corpus", t.name);
+    const auto seeds = test::fuzz_inputs("corpus", t.name);
     INFO(t.name);
     CHECK(seeds.size() >= 2);
     for (const auto& p : seeds) {
@@ -131,7 +120,7 @@ TEST_CASE("fuzz seed corpora of the file readers load", "[fuzz]") {
 
 TEST_CASE("fuzz regressions of the file readers are refused with a kvmix::Error", "[fuzz]") {
   for (const ReplayTarget& t : kTargets) {
-    for (const auto& p : replay_inputs("regressions", t.name)) {
+    for (const auto& p : test::fuzz_inputs("regressions", t.name)) {
       INFO(p);
       CHECK_THROWS_AS(t.load(p), Error);
     }

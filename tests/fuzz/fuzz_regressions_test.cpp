@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "lib/io/safetensors_header.h"
 #include "models/model_config.h"
+#include "tests/fuzz/fuzz_inputs.h"
 #include "tests/temp_dir.h"  // read_bytes
 
 using namespace kvmix;
@@ -22,15 +23,6 @@ using namespace kvmix;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<fs::path> inputs(const std::string& kind, const std::string& target) {
-  std::vector<fs::path> out;
-  const fs::path dir = fs::path(KVMIX_SOURCE_DIR) / "tests/fuzz" / kind / target;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 void parse_safetensors_bytes(const fs::path& p) {
   const std::string bytes = test::read_bytes(p.string());
@@ -47,7 +39,8 @@ void parse_config_bytes(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("fuzz seed corpus parses", "[fuzz]") {
-  const auto st = inputs("corpus", "safetensors"), mc = inputs("corpus", "model_config");
+  const auto st = test::fuzz_inputs("corpus", "safetensors");
+  const auto mc = test::fuzz_inputs("corpus", "model_config");
   REQUIRE(st.size() >= 4);
   REQUIRE(mc.size() >= 4);
   for (const auto& p : st) {
@@ -61,7 +54,8 @@ TEST_CASE("fuzz seed corpus parses", "[fuzz]") {
 }
 
 TEST_CASE("fuzz regressions are refused with a kvmix::Error", "[fuzz]") {
-  const auto st = inputs("regressions", "safetensors"), mc = inputs("regressions", "model_config");
+  const auto st = test::fuzz_inputs("regressions", "safetensors");
+  const auto mc = test::fuzz_inputs("regressions", "model_config");
   REQUIRE_FALSE(st.empty());
   REQUIRE_FALSE(mc.empty());
   for (const auto& p : st) {

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "lib/kv_config.h"
+#include "tests/fuzz/fuzz_inputs.h"
 #include "tests/temp_dir.h"  // read_bytes
 
 using namespace kvmix;
@@ -16,14 +17,6 @@ using namespace kvmix;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<fs::path> kv_config_inputs(const std::string& kind) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(fs::path(KVMIX_SOURCE_DIR) / "tests/fuzz" / kind / "kv_config"))
-    if (e.is_regular_file()) out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 KvConfig load_bytes(const fs::path& p) {
   const auto j = nlohmann::json::parse(test::read_bytes(p.string()), nullptr, false);
@@ -34,7 +27,7 @@ KvConfig load_bytes(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("fuzz kv_config: seeds load and round-trip", "[fuzz][kv_config]") {
-  const auto seeds = kv_config_inputs("corpus");
+  const auto seeds = test::fuzz_inputs("corpus", "kv_config");
   REQUIRE(seeds.size() >= 2);
   for (const auto& p : seeds) {
     INFO(p);
@@ -45,7 +38,7 @@ TEST_CASE("fuzz kv_config: seeds load and round-trip", "[fuzz][kv_config]") {
 }
 
 TEST_CASE("fuzz kv_config: regressions are refused with a kvmix::Error", "[fuzz][kv_config]") {
-  const auto bad = kv_config_inputs("regressions");
+  const auto bad = test::fuzz_inputs("regressions", "kv_config");
   REQUIRE_FALSE(bad.empty());
   for (const auto& p : bad) {
     INFO(p);
