@@ -19,7 +19,8 @@ export CCACHE_DIR=${CCACHE_DIR:-$PWD/.cache/ccache} CCACHE_MAXSIZE=${CCACHE_MAXS
 jobs=$(nproc 2>/dev/null || echo 2)
 stage() { echo "== test.sh: $1 (${SECONDS}s)"; }
 failed=()
-pending=()  # "name:pid:log" of test runs in the background
+# Test runs in the background, as three parallel arrays (a name may hold any character).
+pending_names=() pending_pids=() pending_logs=()
 
 # in_background NAME LOG COMMAND...: runs COMMAND in the background, its output to LOG.
 in_background() {
@@ -27,7 +28,7 @@ in_background() {
   shift 2
   stage "$name: tests start"
   ("$@" > "$log" 2>&1) &
-  pending+=("$name:$!:$log")
+  pending_names+=("$name") pending_pids+=("$!") pending_logs+=("$log")
 }
 # run_tests NAME DIR: ctest in DIR in the background.
 run_tests() {
@@ -35,16 +36,16 @@ run_tests() {
     sh -c "cd '$2' && ctest --output-on-failure -j $jobs --timeout 900"
 }
 finish_tests() {
-  local entry name pid log
-  for entry in "${pending[@]}"; do
-    IFS=: read -r name pid log <<< "$entry"
-    if wait "$pid"; then
-      stage "$name: tests passed"; tail -n 3 "$log"
+  local i name log
+  for i in "${!pending_pids[@]}"; do
+    name=${pending_names[$i]} log=${pending_logs[$i]}
+    if wait "${pending_pids[$i]}"; then
+      stage "$name: tests passed"; tail -n 3 "$log" || true
     else
-      stage "$name: tests FAILED"; cat "$log"; failed+=("$name")
+      stage "$name: tests FAILED"; cat "$log" || true; failed+=("$name")
     fi
   done
-  pending=()
+  pending_names=() pending_pids=() pending_logs=()
 }
 
 if want default; then
