@@ -323,7 +323,7 @@ def unpack_dequantize(p: Packed, f: QuantFormat, dtype: torch.dtype) -> torch.Te
     s = p.scales.reshape(-1, rows, cols)
     z = None if p.zeros is None else p.zeros.reshape(-1, rows, cols)
     x = _ungrouped(_values(q, s, z, f), f, t)
-    return x.reshape(*lead, t, d).to(dtype)
+    return x.reshape(*lead, t, d).to(dtype).contiguous()
 
 
 def fake_quant(x: torch.Tensor, f: QuantFormat) -> torch.Tensor:
