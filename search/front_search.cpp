@@ -20,7 +20,7 @@ namespace {
 struct SearchContext {
   const Sensitivity* s;
   const Clustering* c;
-  const ObjectiveEvaluator* objective;
+  const Objective* objective;
   Journal* journal;
   const std::atomic<bool>* stop;
   double budget;
@@ -264,7 +264,7 @@ std::vector<ProxyPoint> spread_seeds(const Sensitivity& s, const std::vector<Pro
   return out;
 }
 
-Front run_search(const Sensitivity& s, const Clustering& c, const ObjectiveEvaluator& objective,
+Front run_search(const Sensitivity& s, const Clustering& c, const Objective& objective,
                  const std::vector<ProxyPoint>& proxy_front, const SearchOptions& opt,
                  const std::atomic<bool>* stop, const nlohmann::json& run_identity) {
   KVMIX_CHECK(opt.population >= 8 && opt.population % 4 == 0,

@@ -39,7 +39,7 @@ struct SearchOptions {
 struct SearchInterrupted {};
 
 // Runs the search; returns the front of everything evaluated (complete = false if interrupted).
-Front run_search(const Sensitivity& s, const Clustering& c, const ObjectiveEvaluator& objective,
+Front run_search(const Sensitivity& s, const Clustering& c, const Objective& objective,
                  const std::vector<ProxyPoint>& proxy_front, const SearchOptions& opt,
                  const std::atomic<bool>* stop, const nlohmann::json& run_identity);
 

@@ -67,7 +67,8 @@ TrialSpace trial_space(const Sensitivity& s) {
 }
 
 bool known_trial_origin(const std::string& o) {
-  return o == "proxy-seed" || o == "refine" || o == "random" || o == "nsga2";
+  return o == "proxy-seed" || o == "refine" || o == "random" || o == "nsga2" || o == "exhaustive" ||
+         o == "external";
 }
 
 Journal::Journal(std::string path, nlohmann::json header, TrialSpace space)

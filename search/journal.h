@@ -39,7 +39,8 @@ struct TrialSpace {
 TrialSpace trial_space(const Sensitivity& s);
 
 // What a trial's origin may be: seeds from the proxy front and the corrected proxy's picks (kvmix),
-// the random population and NSGA-II's offspring (kvtuner).
+// the random population and NSGA-II's offspring (kvtuner), the enumeration of the whole space
+// (search/exhaustive.h) and configurations an external optimizer asked for (search/ask_tell.h).
 bool known_trial_origin(const std::string& origin);
 
 class Journal {

@@ -25,12 +25,23 @@ struct ObjectiveValue {
   double bytes_per_token = 0;  // at the sensitivity's reference length
 };
 
-class ObjectiveEvaluator {
+// What the search asks of an objective: the calibration KL and true bytes of a per-layer
+// configuration (pair index per layer). The model-backed evaluator below is the real one; a table
+// of configurations evaluated before (search/objective_table.h) answers the same questions
+// without the model, for comparing search methods many times over one exhaustive evaluation.
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  virtual ObjectiveValue evaluate(const std::vector<size_t>& layer_pairs) const = 0;
+  virtual double bytes_per_token(const std::vector<size_t>& layer_pairs) const = 0;
+};
+
+class ObjectiveEvaluator : public Objective {
  public:
   ObjectiveEvaluator(const Model& m, const Tokenizer& tok, const Sensitivity& s, ObjectiveOptions o);
-  ObjectiveValue evaluate(const std::vector<size_t>& layer_pairs) const;
+  ObjectiveValue evaluate(const std::vector<size_t>& layer_pairs) const override;
   std::vector<LayerKvFormat> layer_formats(const std::vector<size_t>& layer_pairs) const;
-  double bytes_per_token(const std::vector<size_t>& layer_pairs) const;
+  double bytes_per_token(const std::vector<size_t>& layer_pairs) const override;
 
  private:
   const Model& m_;

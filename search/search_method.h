@@ -7,7 +7,11 @@ namespace kvmix {
 
 enum class SearchMethod {
   kKvmix,         // proxy-front seeds, then a corrected proxy picks each evaluation
-  kKvtunerNsga2,  // KVTuner's recipe: NSGA-II from a random population (the baseline)
+  // NSGA-II from a random population, KVTuner's recipe, run with pagmo2's NSGA-II at kvmix's
+  // population (8 by default). KVTuner's own script runs Optuna's NSGAIISampler at its defaults
+  // (population 50); that sampler is driven from Python through `kvmix search --serve`
+  // (scripts/python/search_compare.py). The names below stay for the files already written.
+  kKvtunerNsga2,
 };
 
 // "kvmix", or "kvtuner" / "kvtuner-nsga2". kvmix::UsageError naming the text otherwise.

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include "base/error.h"
 #include "lib/kv_config.h"  // check_kv_config_matches
@@ -128,10 +129,15 @@ nlohmann::json search_identity(const std::string& command, const SearchStageOpti
 SearchStageResult search_stage(const Model& m, const Tokenizer& tok, const Sensitivity& s,
                                const SearchSpace& space, const SearchStageOptions& o,
                                const std::vector<TaskSpec>& calib, const nlohmann::json& identity,
-                               const std::string& dir, const std::atomic<bool>* stop) {
-  ObjectiveOptions oo;
-  oo.tasks = calib;
-  const ObjectiveEvaluator objective(m, tok, s, oo);
+                               const std::string& dir, const std::atomic<bool>* stop,
+                               const Objective* given) {
+  std::unique_ptr<ObjectiveEvaluator> own;
+  if (!given) {
+    ObjectiveOptions oo;
+    oo.tasks = calib;
+    own = std::make_unique<ObjectiveEvaluator>(m, tok, s, oo);
+  }
+  const Objective& objective = given ? *given : *own;
   SearchOptions so;
   so.method = o.method;
   so.population = o.population;

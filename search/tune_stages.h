@@ -14,6 +14,7 @@
 #include "search/cluster.h"
 #include "search/dp_front.h"
 #include "search/front.h"
+#include "search/objective.h"
 #include "search/search_method.h"
 #include "search/sensitivity.h"
 #include "search/task_data.h"
@@ -80,11 +81,13 @@ struct SearchStageResult {
 };
 
 // Runs the search (journal at dir/journal.jsonl, resumed when present) and writes dir/front.json and
-// dir/front.png. front.complete is false when stop was set.
+// dir/front.png. front.complete is false when stop was set. `objective`, when given, answers in
+// place of the model on `calib` (a table of an exhaustive evaluation, search/objective_table.h).
 SearchStageResult search_stage(const Model& m, const Tokenizer& tok, const Sensitivity& s,
                                const SearchSpace& space, const SearchStageOptions& o,
                                const std::vector<TaskSpec>& calib, const nlohmann::json& identity,
-                               const std::string& dir, const std::atomic<bool>* stop);
+                               const std::string& dir, const std::atomic<bool>* stop,
+                               const Objective* objective = nullptr);
 
 // Markdown table of the front's points (bytes, bits, KL, per-layer pairs); `chosen` is marked.
 std::string front_table(const Front& f, const Sensitivity& s, const FrontPoint* chosen = nullptr);
