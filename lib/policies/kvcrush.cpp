@@ -10,7 +10,8 @@
 
 namespace kvmix {
 
-KvCrushPolicy::KvCrushPolicy(int64_t layers, KvCrushOptions o) : o_(o), acc_(layers) {
+KvCrushPolicy::KvCrushPolicy(int64_t layers, KvCrushOptions o)
+    : o_(o), acc_(static_cast<size_t>(layers), GrowableTensor(2)) {
   KVMIX_CHECK(o_.crush_ratio >= 0 && o_.crush_ratio < 1,
               "KVCrush: crush ratio must be in [0, 1), got {}", o_.crush_ratio);
 }
@@ -46,7 +47,11 @@ std::vector<int64_t> crush_representatives(const at::Tensor& bits, const at::Ten
 
 Allocation KvCrushPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   const int64_t B = s.tier.size(0), Hkv = s.tier.size(1), Tk = s.tier.size(2);
-  const auto& score = acc_.update(s);                 // [B, Hkv, Tk]
+  const int64_t Hq = s.probs.size(1), Tq = s.query_valid.size(1);
+  auto& acc = acc_.at(static_cast<size_t>(s.layer));
+  acc.append(at::zeros({B, Hq, Tq}, s.tier.options().dtype(at::kFloat)));
+  acc.view().add_((s.probs * s.query_valid.to(at::kFloat).view({B, 1, Tq, 1})).sum(2));
+  const auto score = acc.view();                      // [B, Hq, Tk]
   const auto live = live_slots(s.tier).select(1, 0);  // [B, Tk], shared by the heads
   const auto n_keep = fit_one_tier(s.head_budget, live.sum(-1, true).expand({B, Hkv}), c.full, c);
   const auto n_rep = (n_keep.to(at::kDouble) * o_.crush_ratio).floor().to(at::kLong);
@@ -62,7 +67,7 @@ Allocation KvCrushPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
 
   // head-behaviour bits and representatives of the evicted, per sequence
   auto mean = (score * live.unsqueeze(1)).sum(-1, true) / live.sum(-1, true).unsqueeze(1).clamp_min(1);
-  auto bits = score.ge(mean).logical_and(live.unsqueeze(1));  // [B, Hkv, Tk]
+  auto bits = score.ge(mean).logical_and(live.unsqueeze(1));  // [B, Hq, Tk]
   // marked on the host, slot by slot, then moved to the cache's device in one copy
   auto rep = at::zeros({B, Tk}, at::kBool);
   const auto n_rep_host = n_rep.to(at::kCPU);

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "base/error.h"
+#include "lib/policies/knorm.h"
 #include "lib/policies/tova.h"
 
 namespace kvmix {
@@ -19,8 +20,9 @@ PolicyKind parse_policy(const std::string& name) {
   if (s == "zipvl") return PolicyKind::kZipvl;
   if (s == "kvcrush") return PolicyKind::kKvCrush;
   if (s == "vidkv") return PolicyKind::kVidKv;
+  if (s == "knorm") return PolicyKind::kKnorm;
   throw UsageError("unknown token policy '" + name +
-                   "' (expected streaming, h2o, snapkv, tova, mikv, zipvl, kvcrush or vidkv)");
+                   "' (expected streaming, h2o, snapkv, tova, knorm, mikv, zipvl, kvcrush or vidkv)");
 }
 
 const char* policy_name(PolicyKind k) {
@@ -33,14 +35,15 @@ const char* policy_name(PolicyKind k) {
     case PolicyKind::kZipvl: return "zipvl";
     case PolicyKind::kKvCrush: return "kvcrush";
     case PolicyKind::kVidKv: return "vidkv";
+    case PolicyKind::kKnorm: return "knorm";
   }
   return "?";
 }
 
 std::vector<PolicyKind> all_policies() {
-  return {PolicyKind::kStreamingLlm, PolicyKind::kH2o, PolicyKind::kSnapKv,
-          PolicyKind::kTova,         PolicyKind::kMikv, PolicyKind::kZipvl,
-          PolicyKind::kKvCrush,      PolicyKind::kVidKv};
+  return {PolicyKind::kStreamingLlm, PolicyKind::kH2o,   PolicyKind::kSnapKv,
+          PolicyKind::kTova,         PolicyKind::kKnorm, PolicyKind::kMikv,
+          PolicyKind::kZipvl,        PolicyKind::kKvCrush, PolicyKind::kVidKv};
 }
 
 std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers, const PolicyOptions& o) {
@@ -53,6 +56,7 @@ std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers, con
     case PolicyKind::kZipvl: return std::make_unique<ZipvlPolicy>(layers, o.zipvl);
     case PolicyKind::kKvCrush: return std::make_unique<KvCrushPolicy>(layers, o.kvcrush);
     case PolicyKind::kVidKv: return std::make_unique<VidKvPolicy>(layers, o.vidkv);
+    case PolicyKind::kKnorm: return std::make_unique<KnormPolicy>();
   }
   KVMIX_ASSERT(false, "unknown policy kind");
 }

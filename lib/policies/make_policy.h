@@ -16,7 +16,7 @@
 
 namespace kvmix {
 
-enum class PolicyKind { kStreamingLlm, kH2o, kSnapKv, kTova, kMikv, kZipvl, kKvCrush, kVidKv };
+enum class PolicyKind { kStreamingLlm, kH2o, kSnapKv, kTova, kMikv, kZipvl, kKvCrush, kVidKv, kKnorm };
 
 // Every policy's parameters, with the defaults documented in each policy's header.
 struct PolicyOptions {
@@ -29,7 +29,8 @@ struct PolicyOptions {
   VidKvOptions vidkv;
 };
 
-// "streaming" (or "streamingllm"), "h2o", "snapkv", "tova", "mikv", "zipvl", "kvcrush", "vidkv".
+// "streaming" (or "streamingllm"), "h2o", "snapkv", "tova", "knorm", "mikv", "zipvl", "kvcrush",
+// "vidkv".
 // UsageError otherwise.
 PolicyKind parse_policy(const std::string& name);
 const char* policy_name(PolicyKind k);

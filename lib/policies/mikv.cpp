@@ -54,17 +54,21 @@ Allocation MikvPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   }
   const auto& score = acc_.update(s);
   const auto live = live_slots(s.tier);
-  auto [n_high, n_low] = fit_two_tiers(s.head_budget, live.sum(-1), c);
-  // H2O's selection at the high tier's size (recent part of it, heavy hitters the rest), then
-  // the remaining tokens by accumulated attention
-  return {heavy_recent_priority(score, live, n_high, o_.recent_ratio), n_high, n_low};
+  const auto n = live.sum(-1);
+  auto [n_high, n_low] = fit_two_tiers(s.head_budget, n, c);
+  // H2O's selection at the size of the set being chosen: the high tier while every token is kept,
+  // the kept tokens once some are dropped (n_high is then 0); the rest by accumulated attention
+  const auto chosen = at::where(n_high.add(n_low).lt(n), n_high.add(n_low), n_high);
+  return {heavy_recent_priority(score, live, chosen, o_.recent_ratio), n_high, n_low};
 }
 
-at::Tensor MikvPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const {
+at::Tensor MikvPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x,
+                                const at::Tensor& moved) const {
   const auto& b = balance_.at(static_cast<size_t>(layer));
-  if (!is_key || !o_.balancer || !b.defined()) return TokenPolicy::quantize(layer, tier, is_key, x);
+  if (!is_key || !o_.balancer || !b.defined())
+    return TokenPolicy::quantize(layer, tier, is_key, x, moved);
   auto scaled = (x.to(at::kFloat) * b).contiguous();
-  return (TokenPolicy::quantize(layer, tier, is_key, scaled) / b).to(x.scalar_type());
+  return (TokenPolicy::quantize(layer, tier, is_key, scaled, moved) / b).to(x.scalar_type());
 }
 
 }  // namespace kvmix

@@ -6,6 +6,11 @@
 //   split       every live token is kept at the low tier if the budget affords it, and the most
 //               important are moved to the high tier with what is left (fit_two_tiers); when even
 //               all-low does not fit, the least important are dropped
+//   recent      H2O's recent window at the size of the set being chosen: recent_ratio of the high
+//               tier while every token fits at low, recent_ratio of the kept (low) tokens once
+//               tokens are dropped. So the newest tokens are never the ones evicted, whatever the
+//               budget (an earlier version sized the window by the high tier alone, which is empty
+//               under eviction, and evicted each token right after writing it).
 //   low tier    K and V per token, asymmetric, `low_bits` (2 to 4), one group per head (G = D),
 //               fp16 scale and zero
 //   high tier   the model dtype (fp16) by default, or `high_bits` per token
@@ -38,7 +43,8 @@ class MikvPolicy : public TokenPolicy {
   double per_token_bytes(const KvShape&) const override { return 8.0; }
   double per_head_bytes(const KvShape& s) const override;
   Allocation allocate(const PolicyStep& step, const TierCosts& costs) override;
-  at::Tensor quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const override;
+  at::Tensor quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x,
+                      const at::Tensor& moved) const override;
 
   // The layer's balancer factors [B, Hkv, 1, D] fp32 (undefined before its first step).
   const at::Tensor& balancer(int64_t layer) const { return balance_.at(static_cast<size_t>(layer)); }

@@ -64,12 +64,15 @@ at::Tensor PolicyKvCache::attend(int64_t layer, const at::Tensor& q, const at::T
 
   auto keys = L.store.keys(), values = L.store.values(), tier = L.tier.view();
   at::Tensor probs;
-  auto out = policy_attention(q, keys, values, live_slots(tier), &probs);
+  const auto live = live_slots(tier);
+  auto out = policy_attention(q, policy_->attention_keys(keys, live, L.store.valid()), values, live,
+                              &probs);
   if (observer()) {
     auto key_valid = L.store.valid();
     observer()->on_attention({layer, q, k, v, keys, values, key_valid, probs, out});
   }
 
+  if (prefill_only_ && L.steps++ > 0) return out;
   // Rows of padding queries are not attention anyone paid; zero them for the policy.
   auto qmask = valid.to(at::kFloat).view({valid.size(0), 1, valid.size(1), 1});
   probs = probs * qmask;
@@ -105,9 +108,11 @@ void PolicyKvCache::apply_allocation(int64_t layer, Layer& L, const Allocation& 
       auto result = xc;
       auto low = is_key && policy_->keys_tier_independent() ? m_low.logical_and(from_full) : m_low;
       if (m_high.any().item<bool>())
-        result = at::where(m_high, policy_->quantize(layer, Tier::kHigh, is_key, xc), result);
+        result = at::where(m_high, policy_->quantize(layer, Tier::kHigh, is_key, xc,
+                                                     m_high.squeeze(-1)), result);
       if (low.any().item<bool>())
-        result = at::where(low, policy_->quantize(layer, Tier::kLow, is_key, xc), result);
+        result = at::where(low, policy_->quantize(layer, Tier::kLow, is_key, xc, low.squeeze(-1)),
+                           result);
       x.copy_(result);
     }
   }
@@ -158,6 +163,16 @@ int64_t PolicyKvCache::true_bytes() const {
   double total = 0;
   for (int64_t l = 0; l < shape().layers; ++l) total += layer_bytes(l).sum().item<double>();
   return static_cast<int64_t>(std::ceil(total));
+}
+
+double kept_fraction_budget(const KvShape& shape, const TokenPolicy& policy, double kept) {
+  const double full = 2.0 * static_cast<double>(shape.head_dim * shape.model_dtype_bytes);
+  KVMIX_CHECK(policy.per_head_bytes(shape) == 0,
+              "{}: a kept fraction needs a policy without per-head bytes", policy.describe());
+  const double b = kept * (full + policy.per_token_bytes(shape)) / full * (1 + 1e-12);
+  KVMIX_CHECK(kept > 0 && b <= 1, "{}: kept fraction {} is not in (0, {:.4f}]", policy.describe(),
+              kept, full / (full + policy.per_token_bytes(shape)));
+  return b;
 }
 
 std::string PolicyKvCache::describe() const {

@@ -40,12 +40,19 @@ class PolicyKvCache : public KvCache {
   // Largest bytes / budget seen after any step of any layer (<= 1 by construction).
   double max_budget_use() const { return max_budget_use_; }
   const TierCosts& costs() const { return costs_; }
+
+  // Prefill-time compression only (how kvpress applies its presses): the policy allocates after
+  // each layer's first step; later steps append their tokens in the model dtype and evict nothing,
+  // so the budget is not held after the first step. For cross-checks with kvpress; the study holds
+  // the budget at every step.
+  void set_prefill_only(bool on) { prefill_only_ = on; }
   const TokenPolicy& policy() const { return *policy_; }
 
  private:
   struct Layer {
     DenseKvStore store;
     GrowableTensor tier{2};  // [B, Hkv, slots] uint8
+    int64_t steps = 0;
   };
   void apply_allocation(int64_t layer, Layer& L, const Allocation& a);
   double tier_cost(Tier t) const;
@@ -56,6 +63,15 @@ class PolicyKvCache : public KvCache {
   TierCosts costs_;
   std::vector<Layer> layers_;
   double max_budget_use_ = 0;
+  bool prefill_only_ = false;
 };
+
+// The budget fraction under which a one-tier eviction policy keeps floor(kept * tokens) tokens per
+// head after a step (prefill-time compression at a kept fraction, as kvpress states it): the
+// fp16 bytes of kept * tokens, plus the policy's per-token bytes for each. The factor 1 + 1e-12
+// keeps an exact product from rounding below its whole count. Throws kvmix::Error when the
+// result is not a fraction in (0, 1] (kept too close to 1 for the policy's per-token bytes) or
+// the policy holds per-head bytes (the count would then depend on the length).
+double kept_fraction_budget(const KvShape& shape, const TokenPolicy& policy, double kept);
 
 }  // namespace kvmix

@@ -3,11 +3,14 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "lib/io/gnuplot.h"
+#include "lib/policies/score_intervals.h"
 
 namespace kvmix {
 namespace {
@@ -31,10 +34,29 @@ std::vector<std::string> policy_order(const json& study) {
 
 bool is_ppl(const json& r) { return r.at("metric") == "perplexity"; }
 
+// The score with its 95% interval (lib/policies/score_intervals.h) where the result carries the
+// per-sample data (studies before the intervals do not: the score alone then).
+std::string score_cell(const json& r, uint64_t seed) {
+  const double score = r.at("score").get<double>();
+  if (is_ppl(r)) {
+    if (!r.contains("sample_nll") || r.at("sample_nll").empty()) return fmt::format("{:.3f}", score);
+    const auto [lo, hi] = bootstrap_perplexity_interval(
+        r.at("sample_nll").get<std::vector<double>>(),
+        r.at("sample_tokens").get<std::vector<int64_t>>(), seed);
+    return fmt::format("{:.3f} [{:.3f}, {:.3f}]", score, lo, hi);
+  }
+  if (!r.contains("samples")) return fmt::format("{:.1f}%", 100 * score);
+  const int64_t n = r.at("samples").get<int64_t>();
+  const int64_t k = std::llround(score * static_cast<double>(n));
+  const auto [lo, hi] = wilson_interval(k, n);
+  return fmt::format("{:.1f}% [{:.1f}, {:.1f}]", 100 * score, 100 * lo, 100 * hi);
+}
+
 }  // namespace
 
 std::string policy_table(const json& study) {
   const auto tasks = task_names(study);
+  const uint64_t seed = study.value("seed", uint64_t{0});
   // rows in first-seen order of (label, budget)
   std::vector<std::pair<std::string, double>> rows;
   std::map<std::pair<std::string, double>, std::map<std::string, json>> cell;
@@ -69,8 +91,7 @@ std::string policy_table(const json& study) {
         continue;
       }
       const auto& r = it->second;
-      out += is_ppl(r) ? fmt::format(" {:.3f} |", r.at("score").get<double>())
-                       : fmt::format(" {:.1f}% |", 100 * r.at("score").get<double>());
+      out += " " + score_cell(r, seed) + " |";
       out += fmt::format(" {:.4f} |", r.at("kl").get<double>());
     }
     out += "\n";

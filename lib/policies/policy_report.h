@@ -14,8 +14,10 @@
 
 namespace kvmix {
 
-// One row per label (a policy at one budget, or one baseline): per task the score and the KL, and
-// the true bytes (% of fp16, mean over the tasks).
+// One row per label (a policy at one budget, or one baseline): per task the score with its 95%
+// interval (Wilson for exact match, a bootstrap over the samples, seeded with the study's seed, for
+// perplexity; lib/policies/score_intervals.h) and the KL, and the true bytes (% of fp16, mean over
+// the tasks).
 std::string policy_table(const nlohmann::json& study);
 
 // Data for gnuplot: per task, per policy, an index block of "bytes_percent score" lines (sorted by

@@ -3,16 +3,44 @@
 #include <ATen/ATen.h>
 #include <spdlog/fmt/fmt.h>
 
+#include <utility>
+
 #include "base/error.h"
 
 namespace kvmix {
 
-StreamingLlmPolicy::StreamingLlmPolicy(StreamingLlmOptions o) : o_(o) {
+StreamingLlmPolicy::StreamingLlmPolicy(StreamingLlmOptions o) : o_(std::move(o)) {
   KVMIX_CHECK(o_.sinks >= 0, "StreamingLLM: sink tokens must be >= 0, got {}", o_.sinks);
+  KVMIX_CHECK(!o_.cache_positions || !o_.rope_inv_freq.empty(),
+              "StreamingLLM: positions within the cache need the model's RoPE frequencies");
 }
 
 std::string StreamingLlmPolicy::describe() const {
-  return fmt::format("StreamingLLM (sinks {})", o_.sinks);
+  return o_.cache_positions ? fmt::format("StreamingLLM (sinks {}, cache positions)", o_.sinks)
+                            : fmt::format("StreamingLLM (sinks {})", o_.sinks);
+}
+
+at::Tensor rope_shift(const at::Tensor& keys, const at::Tensor& shift,
+                      const std::vector<double>& inv_freq) {
+  const int64_t half = keys.size(-1) / 2;
+  KVMIX_ASSERT(static_cast<int64_t>(inv_freq.size()) == half, "inv_freq has {} entries for D = {}",
+               inv_freq.size(), keys.size(-1));
+  auto f = at::tensor(inv_freq, at::kDouble).to(keys.device());
+  auto ang = (shift.to(at::kDouble).unsqueeze(-1) * f).to(at::kFloat);  // [B, H, T, D/2]
+  auto cos = at::cat({ang.cos(), ang.cos()}, -1), sin = at::cat({ang.sin(), ang.sin()}, -1);
+  auto x = keys.to(at::kFloat);
+  auto rotated = at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return (x * cos + rotated * sin).to(keys.scalar_type());
+}
+
+at::Tensor StreamingLlmPolicy::attention_keys(const at::Tensor& keys, const at::Tensor& live,
+                                              const at::Tensor& slot_valid) const {
+  if (!o_.cache_positions) return keys;
+  // evicted real slots after each slot: the positions the cache closes up between it and the query
+  auto evicted = slot_valid.unsqueeze(1).logical_and(live.logical_not()).to(at::kLong);
+  auto after = evicted.flip(-1).cumsum(-1).flip(-1) - evicted;
+  if (!after.any().item<bool>()) return keys;
+  return rope_shift(keys, after, o_.rope_inv_freq);
 }
 
 Allocation StreamingLlmPolicy::allocate(const PolicyStep& s, const TierCosts& c) {

@@ -7,7 +7,8 @@
 
 namespace kvmix {
 
-at::Tensor TokenPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const {
+at::Tensor TokenPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x,
+                                 const at::Tensor& /*moved*/) const {
   const TierFormats f = formats();
   const QuantFormat& fmt = tier == Tier::kHigh ? (is_key ? f.k_high : f.v_high)
                                                : (is_key ? f.k_low : f.v_low);
@@ -35,10 +36,13 @@ at::Tensor assign_tiers(const at::Tensor& tier, const Allocation& a, Tier high) 
   auto order = std::get<1>(at::sort(prio, c10::optional<bool>(true), -1, /*descending=*/true));
   auto rank = at::empty_like(order);
   rank.scatter_(-1, order, at::arange(Tk, order.options()).expand_as(order).contiguous());
-  auto nh = a.n_high.unsqueeze(-1), nl = a.n_low.unsqueeze(-1);
+  auto nf = a.n_full.defined() ? a.n_full.unsqueeze(-1) : at::zeros_like(a.n_high.unsqueeze(-1));
+  auto nh = nf + a.n_high.unsqueeze(-1), nl = a.n_low.unsqueeze(-1);
   auto byte = [&](Tier t) { return at::full({}, static_cast<uint8_t>(t), tier.options()); };
-  auto assigned = at::where(rank < nh, byte(high),
-                            at::where(rank < nh + nl, byte(Tier::kLow), byte(Tier::kDropped)));
+  auto assigned = at::where(
+      rank < nf, byte(Tier::kFull),
+      at::where(rank < nh, byte(high),
+                at::where(rank < nh + nl, byte(Tier::kLow), byte(Tier::kDropped))));
   assigned = at::where(live, assigned, byte(Tier::kDropped));
   return at::minimum(assigned, tier);
 }
@@ -78,7 +82,9 @@ std::pair<at::Tensor, at::Tensor> fit_two_tiers(const at::Tensor& head_budget,
                                                 const at::Tensor& max_high) {
   KVMIX_ASSERT(c.high > c.low, "high tier {} bytes, low {}", c.high, c.low);
   const auto n = live.to(at::kDouble);                                   // [B, Hkv]
-  const auto budget = (head_budget - c.per_head).unsqueeze(1).clamp_min(0);  // [B, 1]
+  // [B] (one budget per sequence) or [B, Hkv] (per head) -> broadcastable to [B, Hkv]
+  const auto per_head = head_budget.dim() == 1 ? head_budget.unsqueeze(1) : head_budget;
+  const auto budget = (per_head - c.per_head).clamp_min(0);
   const double low_each = c.low + c.per_token;
   const auto all_low = n * low_each;
   const auto fits = all_low.le(budget);

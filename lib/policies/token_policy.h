@@ -55,6 +55,10 @@ struct Allocation {
   at::Tensor priority;  // [B, Hkv, Tk] double: higher is kept first (dead slots are ignored)
   at::Tensor n_high;    // [B, Hkv] int64: live slots kept at the high tier
   at::Tensor n_low;     // [B, Hkv] int64: live slots kept at the low tier (after the high ones)
+  // [B, Hkv] int64, optional (undefined: none): live slots ranked before the high ones that stay
+  // in the model dtype if they still are (a full-precision window, e.g. VidKV's value groups that
+  // are not complete yet). A slot already quantized is not raised: it keeps its tier.
+  at::Tensor n_full{};
 };
 
 // Bytes of one token of one KV head at each tier, plus what every kept token carries besides its
@@ -87,9 +91,19 @@ class TokenPolicy {
   virtual Allocation allocate(const PolicyStep& step, const TierCosts& costs) = 0;
 
   // Quantize-dequantize of tokens moved to a quantized tier: x [B, Hkv, T, D] (keys or values of
-  // one layer) as stored, returns what the tier stores, dequantized. Default: fake_quant with the
-  // tier's format (kernels/ops.h).
-  virtual at::Tensor quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const;
+  // one layer) as stored, returns what the tier stores, dequantized; only the slots where `moved`
+  // [B, Hkv, T] bool is true are taken from the result (the others are not moving to this tier).
+  // Default: fake_quant with the tier's format (kernels/ops.h), per token, so `moved` is not needed.
+  virtual at::Tensor quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x,
+                              const at::Tensor& moved) const;
+
+  // The keys the step's attention reads: keys [B, Hkv, Tk, D] as stored (RoPE at each token's
+  // original position), live [B, Hkv, Tk] the kept slots, slot_valid [B, Tk] the real ones.
+  // Default: as stored. StreamingLLM with positions within the cache re-rotates them.
+  virtual at::Tensor attention_keys(const at::Tensor& keys, const at::Tensor& live,
+                                    const at::Tensor& slot_valid) const {
+    return keys;
+  }
 
   // True when a key is stored the same at the high and the low tier (only values differ): a key
   // moving from high to low is then kept as it is instead of being quantized again.
@@ -100,9 +114,10 @@ class TokenPolicy {
   virtual double tier_bytes(const KvShape& s, Tier tier) const;
 };
 
-// The tiers after an allocation: each head's live slots ranked by priority, the first n_high at
-// `high` (kHigh, or kFull when the high tier is the model dtype), the next n_low at kLow, the rest
-// dropped; a tier never goes up. tier [B, Hkv, Tk] uint8 -> the same shape.
+// The tiers after an allocation: each head's live slots ranked by priority, the first n_full kept
+// as they are, the next n_high at `high` (kHigh, or kFull when the high tier is the model dtype),
+// the next n_low at kLow, the rest dropped; a tier never goes up. tier [B, Hkv, Tk] uint8 -> the
+// same shape.
 at::Tensor assign_tiers(const at::Tensor& tier, const Allocation& a, Tier high);
 
 // ---- helpers the policies share ----------------------------------------------------------
@@ -130,8 +145,8 @@ at::Tensor fit_one_tier(const at::Tensor& head_budget, const at::Tensor& live, d
 
 // Mixed precision: keep every live token if the budget affords them all at the low tier, and move
 // as many as it affords to the high tier; otherwise keep as many as fit at the low tier and none at
-// high. n_high is then capped at `max_high` (undefined: no cap), the rest stay low.
-// Returns {n_high, n_low}, each [B, Hkv] int64.
+// high. n_high is then capped at `max_high` (undefined: no cap), the rest stay low. head_budget is
+// [B] (the same for every head) or [B, Hkv]. Returns {n_high, n_low}, each [B, Hkv] int64.
 std::pair<at::Tensor, at::Tensor> fit_two_tiers(const at::Tensor& head_budget,
                                                 const at::Tensor& live, const TierCosts& c,
                                                 const at::Tensor& max_high = {});

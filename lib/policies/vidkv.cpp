@@ -16,6 +16,9 @@ QuantFormat key_wide_format() { return uniform_format(2, QuantAxis::kPerToken, 0
 QuantFormat key_sign_format() { return uniform_format(1, QuantAxis::kPerToken, 0, 0, /*symmetric=*/true); }
 QuantFormat value_salient_format() { return uniform_format(2, QuantAxis::kPerToken, 0); }
 QuantFormat value_ternary_format() { return ternary_format(QuantAxis::kPerToken, 0); }
+QuantFormat value_channel_format(int64_t group) {
+  return ternary_format(QuantAxis::kPerChannel, static_cast<int>(group));
+}
 
 }  // namespace
 
@@ -46,8 +49,35 @@ at::Tensor vidkv_quantize_keys(const at::Tensor& x, const at::Tensor& wide) {
   return at::empty_like(xs).scatter_(-1, idx, at::cat(parts, -1)).to(x.scalar_type());
 }
 
+at::Tensor vidkv_quantize_values(const at::Tensor& x, const at::Tensor& moved, int64_t group) {
+  KVMIX_ASSERT(group >= 1 && moved.dim() == 3 && x.dim() == 4);
+  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
+  auto xf = x.to(at::kFloat);
+  auto m = moved.to(at::kLong);
+  // each moved token's group: its rank among the (b, h)'s moved tokens over `group`; a group is
+  // complete when `group` moved tokens share it
+  auto rank = m.cumsum(-1) - 1;
+  const int64_t n_groups = T / group + 1;
+  auto gid = at::where(moved, rank.div(group, "floor"), at::full_like(rank, n_groups));  // [B,H,T]
+  auto total = m.sum(-1, /*keepdim=*/true);                                              // [B,H,1]
+  auto complete = moved.logical_and(gid.lt(total.div(group, "floor")));
+  auto idx = gid.unsqueeze(-1).expand({B, H, T, D});
+  auto sums = at::zeros({B, H, n_groups + 1, D}, xf.options())
+                  .scatter_add_(2, idx, xf.abs() * complete.unsqueeze(-1).to(at::kFloat));
+  // mean-based scales round to nearest fp16 before the codes (kernels/quant_format.h)
+  auto scale = (sums / static_cast<double>(group)).to(at::kHalf).to(at::kFloat);
+  auto s = scale.gather(2, idx);                                                          // [B,H,T,D]
+  auto channel = s * xf.sign() * xf.abs().gt(s * 0.5).to(at::kFloat);
+  auto token = fake_quant(xf.contiguous(), value_ternary_format());
+  auto out = at::where(complete.unsqueeze(-1), channel, token);
+  return at::where(moved.unsqueeze(-1), out, xf).to(x.scalar_type());
+}
+
 VidKvPolicy::VidKvPolicy(int64_t layers, VidKvOptions o)
-    : o_(o), acc_(layers), wide_(static_cast<size_t>(layers)) {
+    : o_(o), acc_(layers), wide_(static_cast<size_t>(layers)), pending_(static_cast<size_t>(layers)) {
+  KVMIX_CHECK(o_.value_group >= 1, "VidKV: value group must be >= 1 token, got {}", o_.value_group);
+  KVMIX_CHECK(o_.recent_ratio >= 0 && o_.recent_ratio <= 1,
+              "VidKV: recent ratio must be in [0, 1], got {}", o_.recent_ratio);
   KVMIX_CHECK(o_.wide_ratio >= 0 && o_.wide_ratio <= 1, "VidKV: wide ratio must be in [0, 1], got {}",
               o_.wide_ratio);
   KVMIX_CHECK(o_.salient_ratio >= 0 && o_.salient_ratio <= 1,
@@ -76,8 +106,14 @@ double VidKvPolicy::tier_bytes(const KvShape& s, Tier tier) const {
   const int64_t D = s.head_dim, w = wide_count(D), dt = s.model_dtype_bytes;
   const int64_t key = (w > 0 ? true_bytes(1, 1, w, key_wide_format(), dt) : 0) +
                       (w < D ? true_bytes(1, 1, D - w, key_sign_format(), dt) : 0);
-  const QuantFormat& vf = tier == Tier::kHigh ? value_salient_format() : value_ternary_format();
-  return static_cast<double>(key + true_bytes(1, 1, D, vf, dt));
+  // low: a complete group's bytes shared by its tokens (per-token ternary of a remainder costs the
+  // same: ceil(D / 20) words and one fp16 scale per token, when D = value_group)
+  const double value =
+      tier == Tier::kHigh
+          ? static_cast<double>(true_bytes(1, 1, D, value_salient_format(), dt))
+          : static_cast<double>(true_bytes(1, o_.value_group, D, value_channel_format(o_.value_group), dt)) /
+                static_cast<double>(o_.value_group);
+  return static_cast<double>(key) + value;
 }
 
 Allocation VidKvPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
@@ -94,17 +130,36 @@ Allocation VidKvPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
     wide = at::zeros(range.sizes(), range.options().dtype(at::kBool)).scatter_(-1, top, true);
   }
   const auto& score = acc_.update(s);
+  const int64_t B = s.tier.size(0), Tk = s.tier.size(2);
+  // the fp16 window: tokens seen since the last complete value group
+  auto& pending = pending_.at(static_cast<size_t>(s.layer));
+  if (!pending.defined()) pending = at::zeros({B}, s.query_valid.options().dtype(at::kLong));
+  pending = (pending + s.query_valid.to(at::kLong).sum(1)).remainder(o_.value_group);
   const auto live = live_slots(s.tier);
-  const auto n = live.sum(-1);
-  auto salient = (n.to(at::kDouble) * o_.salient_ratio).ceil().to(at::kLong);
-  auto [n_high, n_low] = fit_two_tiers(s.head_budget, n, c, salient);
-  return {score.to(at::kDouble), n_high, n_low};
+  const auto n = live.sum(-1);                                            // [B, Hkv]
+  const auto afford_full = fit_one_tier(s.head_budget, n, c.full, c);
+  const auto n_full = at::minimum(pending.unsqueeze(1).expand_as(n), afford_full);
+  const auto rest_budget = s.head_budget.unsqueeze(1) - n_full.to(at::kDouble) * (c.full + c.per_token);
+  const auto n_rest = n - n_full;
+  auto salient = (n_rest.to(at::kDouble) * o_.salient_ratio).ceil().to(at::kLong);
+  auto [n_high, n_low] = fit_two_tiers(rest_budget, n_rest, c, salient);
+  // under eviction, H2O's recent window over the kept quantized tokens (none while all are kept)
+  const auto evicting = (n_full + n_high + n_low).lt(n);
+  const auto n_recent = at::where(evicting, (n_low.to(at::kDouble) * o_.recent_ratio).floor().to(at::kLong),
+                                  at::zeros_like(n_low));
+  const auto recency = recency_rank(live);
+  auto slot = at::arange(Tk, live.options().dtype(at::kLong)).view({1, 1, Tk}).expand_as(live);
+  auto prio = at::where(recency.lt(n_full.unsqueeze(-1)), protected_priority(slot) + kProtectedPriority,
+                        at::where(recency.lt((n_full + n_recent).unsqueeze(-1)), protected_priority(slot),
+                                  score.to(at::kDouble)));
+  return {prio, n_high, n_low, n_full};
 }
 
-at::Tensor VidKvPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x) const {
+at::Tensor VidKvPolicy::quantize(int64_t layer, Tier tier, bool is_key, const at::Tensor& x,
+                                 const at::Tensor& moved) const {
   if (!is_key) {
-    const QuantFormat f = tier == Tier::kHigh ? value_salient_format() : value_ternary_format();
-    return fake_quant(x.contiguous(), f);
+    if (tier == Tier::kHigh) return fake_quant(x.contiguous(), value_salient_format());
+    return vidkv_quantize_values(x, moved, o_.value_group);
   }
   const auto& wide = wide_.at(static_cast<size_t>(layer));
   KVMIX_ASSERT(wide.defined(), "VidKV: keys quantized before the layer's channels were chosen");

@@ -55,7 +55,8 @@ Allocation ZipvlPolicy::allocate(const PolicyStep& s, const TierCosts& c) {
   auto normalized = sum.view() / count.view().clamp_min(1.0);  // [B, Tk]
 
   const auto live = live_slots(s.tier);  // equal over heads: the selection is shared
-  const auto n_tau = tau_count(normalized, live.select(1, 0), o_.tau);
+  // p from the raw column sums, the choice of tokens from the normalized scores
+  const auto n_tau = tau_count(sum.view(), live.select(1, 0), o_.tau);
   auto [n_high, n_low] = fit_two_tiers(s.head_budget, live.sum(-1), c,
                                        n_tau.unsqueeze(1).expand({B, Hkv}));
   return {normalized.unsqueeze(1).expand({B, Hkv, Tk}).contiguous(), n_high, n_low};

@@ -35,11 +35,13 @@ TEST_CASE("MiKV keeps H2O's choice at high precision and the rest at low", "[pol
   auto t = run(mikv, c, 272, Tier::kFull);
   CHECK(slots_at(t, Tier::kFull) == Slots{0, 5});
   CHECK(slots_at(t, Tier::kLow) == Slots{1, 2, 3, 4});
-  // 128 B: not even all-low fits; (128 - 32) / 24 = 4 low tokens by accumulated attention
+  // 128 B: not even all-low fits; (128 - 32) / 24 = 4 low tokens, chosen as H2O chooses 4: the
+  // recent half {4, 5}, then the heaviest {0 (3.30), 2 (0.95)}. (The newest tokens used to go:
+  // the recent window was sized by the high tier, empty under eviction, and kept {0, 1, 2, 3}.)
   MikvPolicy tight(1);
   t = run(tight, c, 128, Tier::kFull);
-  CHECK(slots_at(t, Tier::kLow) == Slots{0, 1, 2, 3});
-  CHECK(slots_at(t, Tier::kDropped) == Slots{4, 5});
+  CHECK(slots_at(t, Tier::kLow) == Slots{0, 2, 4, 5});
+  CHECK(slots_at(t, Tier::kDropped) == Slots{1, 3});
 }
 
 TEST_CASE("MiKV's balancer is sqrt(max|q| / max|k|) per channel, in fp16", "[policies]") {
@@ -67,12 +69,23 @@ TEST_CASE("ZipVL's important count follows the attention mass", "[policies]") {
   CHECK(tau_count(s, live, 0.9).item<int64_t>() == 5);
   CHECK(tau_count(s, live, 1.0).item<int64_t>() == 6);
 
-  // tau 0.6 with room for everything: {0, 2, 1} at u4, the rest at u2
+  // The policy counts p on the RAW column sums 3.30, 0.85, 0.95, 0.48, 0.30, 0.12 (total 6.0):
+  // sorted shares 0.55, 0.708, ... -> tau 0.6 gives p = 2 (the normalized scores above would give
+  // 3, and at tau 0.975 p = 6 of 6 against 5 from the raw sums). The normalized scores then choose
+  // which two: {0 (0.55), 2 (0.2375)} at u4, the rest at u2.
+  auto raw = at::tensor({3.30, 0.85, 0.95, 0.48, 0.30, 0.12}, at::kDouble).view({1, 6});
+  CHECK(tau_count(raw, live, 0.6).item<int64_t>() == 2);
+  CHECK(tau_count(raw, live, 0.975).item<int64_t>() == 5);
+  CHECK(tau_count(s, live, 0.975).item<int64_t>() == 6);
   ZipvlPolicy zip(1, {0.6, 4, 2});
   const auto c = costs(24, 16, 4, 0);
   auto t = run(zip, c, 1000, Tier::kHigh);
-  CHECK(slots_at(t, Tier::kHigh) == Slots{0, 1, 2});
-  CHECK(slots_at(t, Tier::kLow) == Slots{3, 4, 5});
+  CHECK(slots_at(t, Tier::kHigh) == Slots{0, 2});
+  CHECK(slots_at(t, Tier::kLow) == Slots{1, 3, 4, 5});
+  // tau 0.975: p = 5 from the raw sums, so the lowest normalized score (slot 5, 0.12) stays low
+  ZipvlPolicy wide(1, {0.975, 4, 2});
+  t = run(wide, c, 1000, Tier::kHigh);
+  CHECK(slots_at(t, Tier::kLow) == Slots{5});
   // budget 6 * 20 + 8 = 128 B: one upgrade only, the top score
   ZipvlPolicy tight(1, {0.6, 4, 2});
   t = run(tight, c, 128, Tier::kHigh);
