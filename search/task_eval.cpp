@@ -135,6 +135,7 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
   double nll_sum = 0, kl_sum = 0;
   int64_t count = 0;
   std::vector<double> sample_kl;
+  s.sample_kl.assign(static_cast<size_t>(N), std::nan(""));
   for (int64_t i = 0; i < N; ++i) {
     const auto& c = data.continuations[static_cast<size_t>(i)];
     if (c.empty()) continue;
@@ -146,6 +147,7 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
       auto kl = kl_per_position(reference->logprobs.at(static_cast<size_t>(i)), lp);
       kl_sum += kl.sum().item<double>();
       sample_kl.push_back(kl.mean().item<double>());
+      s.sample_kl[static_cast<size_t>(i)] = sample_kl.back();
     }
   }
   s.nll = count ? nll_sum / static_cast<double>(count) : 0.0;
@@ -159,6 +161,7 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
   if (!data.generative || !opt.generate) {
     s.metric = "perplexity";
     s.score = std::exp(s.nll);
+    if (opt.on_scored) opt.on_scored(data, s);
     return s;
   }
   s.metric = "exact_match";
@@ -175,13 +178,15 @@ TaskScore evaluate_task(const Model& m, const Tokenizer& tok, const TaskData& da
     auto cache = make_cache();
     auto r = generate(m, prompts, *cache, go);
     for (int64_t i = 0; i < B; ++i) {
-      const bool good = answer_correct(tok.decode(r.tokens[static_cast<size_t>(i)], true),
-                                       data.answers[static_cast<size_t>(b0 + i)], data.scoring);
+      std::string text = tok.decode(r.tokens[static_cast<size_t>(i)], true);
+      const bool good = answer_correct(text, data.answers[static_cast<size_t>(b0 + i)], data.scoring);
       s.correct.push_back(good);
+      s.generated.push_back(std::move(text));
       ok += good;
     }
   }
   s.score = static_cast<double>(ok) / static_cast<double>(N);
+  if (opt.on_scored) opt.on_scored(data, s);
   return s;
 }
 

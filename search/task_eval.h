@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lib/cache/kv_cache.h"
@@ -21,6 +22,8 @@ namespace kvmix {
 
 using CacheFactory = std::function<std::unique_ptr<KvCache>()>;
 
+struct TaskScore;
+
 struct EvalOptions {
   int64_t batch = 16;         // sequences per cache; at least 1
   int64_t decode_chunk = 1;   // continuation tokens per forward step in the teacher-forced pass;
@@ -30,6 +33,9 @@ struct EvalOptions {
   // Checked before each batch: when set, the evaluation throws Interrupted (an interrupt stops
   // within one batch, not one whole task).
   const std::atomic<bool>* stop = nullptr;
+  // Called once at the end of each evaluate_task with the task and its score, per-sample fields
+  // included: how `kvmix eval --samples-out` reaches per-sample results without a second pass.
+  std::function<void(const TaskData&, const TaskScore&)> on_scored;
 };
 
 // Per-sample log-probabilities of the continuation positions, [len_i, vocab] each.
@@ -48,6 +54,10 @@ struct TaskScore {
   int64_t tokens_held = 0; // tokens in the caches at the end of the teacher-forced pass
   int64_t true_bytes = 0;  // their true bytes
   std::vector<uint8_t> correct;  // per sample (generative)
+  // Per sample, in sample order: mean KL per continuation token (NaN without a reference or a
+  // continuation), and the generated text (generative tasks) that `correct` scored.
+  std::vector<double> sample_kl;
+  std::vector<std::string> generated;
 };
 
 // `reference` (may be null) supplies full-precision log-probs for KL; `reference_out` (may be null)

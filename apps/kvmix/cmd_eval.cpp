@@ -2,6 +2,8 @@
 // config files) on held-out tasks: task score, KL against full precision, true bytes per token.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "apps/kvmix/command.h"
@@ -28,7 +30,58 @@ struct EvalOptions {
   int64_t decode_chunk = 1;
   uint64_t seed = 0;
   std::string out;
+  std::string samples_out;
 };
+
+// One evaluate_task's per-sample results, in the order run_eval calls it (one per result row).
+struct ScoredTask {
+  std::string task;
+  std::vector<double> kl;
+  std::vector<uint8_t> correct;
+  std::vector<std::string> generated;
+};
+
+// The per-sample file: each task's samples as token ids (so that another implementation, e.g. the
+// Hugging Face cache in python/kvmix_hf, runs exactly these), and each (config, task)'s per-sample
+// KL against full precision, answers and their scores. NaN KL (no continuation, or the fp16
+// reference itself) is written as null.
+nlohmann::json samples_json(const nlohmann::json& results, const std::vector<TaskData>& tasks,
+                            const std::vector<ScoredTask>& scored, const EvalOptions& o) {
+  using nlohmann::json;
+  const auto& rows = results.at("results");
+  KVMIX_ASSERT(rows.size() == scored.size(), "{} result rows, {} scored tasks", rows.size(),
+               scored.size());
+  json jt = json::array(), jr = json::array();
+  for (const auto& d : tasks)
+    jt.push_back({{"name", d.name},
+                  {"generative", d.generative},
+                  {"scoring", d.scoring == AnswerScoring::kLastNumber ? "last_number" : "exact"},
+                  {"max_new_tokens", d.max_new_tokens},
+                  {"prompts", d.prompts},
+                  {"continuations", d.continuations},
+                  {"answers", d.answers}});
+  for (size_t i = 0; i < rows.size(); ++i) {
+    KVMIX_ASSERT(rows[i].at("task") == scored[i].task, "row {} is task {}, scored {}", i,
+                 rows[i].at("task").dump(), scored[i].task);
+    json kl = json::array();
+    for (double k : scored[i].kl) kl.push_back(std::isnan(k) ? json(nullptr) : json(k));
+    jr.push_back({{"config", rows[i].at("config")},
+                  {"task", scored[i].task},
+                  {"kl", kl},
+                  {"correct", scored[i].correct},
+                  {"generated", scored[i].generated}});
+  }
+  return json{{"schema", "kvmix.eval_samples"},
+              {"version", 1},
+              {"producer", results.at("producer")},
+              {"model", results.at("model")},
+              {"cache", o.cache},
+              {"batch", o.batch},
+              {"decode_chunk", o.decode_chunk},
+              {"seed", o.seed},
+              {"tasks", jt},
+              {"results", jr}};
+}
 
 int run_eval_command(const EvalOptions& o) {
   const Split split = parse_split(o.split);
@@ -50,6 +103,9 @@ int run_eval_command(const EvalOptions& o) {
     if (!ro.tasks.back().data_path.empty()) inputs.push_back(ro.tasks.back().data_path);
   }
   if (!o.out.empty()) refuse_output_over_inputs(o.out, "--out", inputs);
+  if (!o.samples_out.empty()) refuse_output_over_inputs(o.samples_out, "--samples-out", inputs);
+  if (!o.out.empty() && o.out == o.samples_out)
+    throw UsageError("--out and --samples-out name the same file " + o.out);
 
   auto rt = load_runtime(o.model);
   if (o.configs.empty())
@@ -62,7 +118,19 @@ int run_eval_command(const EvalOptions& o) {
   ro.eval.batch = o.batch;
   ro.eval.decode_chunk = o.decode_chunk;
   ro.seed = o.seed;
+  std::vector<TaskData> tasks;  // each task once, as first scored
+  std::vector<ScoredTask> scored;
+  if (!o.samples_out.empty())
+    ro.eval.on_scored = [&](const TaskData& d, const TaskScore& s) {
+      if (std::none_of(tasks.begin(), tasks.end(), [&](const TaskData& t) { return t.name == d.name; }))
+        tasks.push_back(d);
+      scored.push_back({s.task, s.sample_kl, s.correct, s.generated});
+    };
   const auto results = run_eval(rt.model, rt.tokenizer, configs, ro);
+  if (!o.samples_out.empty()) {
+    write_file_atomic(o.samples_out, samples_json(results, tasks, scored, o).dump(1) + "\n");
+    spdlog::info("wrote {}", o.samples_out);
+  }
   if (!o.out.empty()) {
     write_file_atomic(o.out, results.dump(2) + "\n");
     spdlog::info("wrote {}", o.out);
@@ -104,6 +172,10 @@ Command setup_eval(CLI::App& parent) {
       ->check(positive_int())->capture_default_str();
   sub->add_option("--seed", o->seed, "Seed (recorded; sampling only)")->capture_default_str();
   sub->add_option("-o,--out", o->out, "Write the results JSON here")->check(output_file());
+  sub->add_option("--samples-out", o->samples_out,
+                  "Write per-sample results here (JSON): each task's token ids, and per config "
+                  "and task the KL of each sample, its answer and score")
+      ->check(output_file());
   return {sub, [o] { return run_eval_command(*o); }};
 }
 

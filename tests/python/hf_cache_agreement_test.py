@@ -1,13 +1,15 @@
 """The per-layer Hugging Face cache (python/kvmix_hf) means what kvmix means.
 
-Four checks, each against kvmix itself as the independent oracle:
+Four checks, against kvmix itself as the independent oracle wherever it can be:
   1. codec: kvmix_hf's quantizer gives the codes, scales, zeros and dequantized values of kvmix's
      own ops (torch.ops.kvmix from libkvmix_kernels, beside the kvmix binary), bit for bit, for
      every format family on awkward shapes; run in a child process so that a library built
      against another torch cannot take this one down (that part is then skipped, said so);
-  2. config reading: kvmix's tuned config and its Hugging Face export (`kvmix export --to hf`)
+  2. cache rules: full-precision windows and flushes follow kvmix's residual rule, and packed
+     and dequantized storage return the same tensors;
+  3. config reading: kvmix's tuned config and its Hugging Face export (`kvmix export --to hf`)
      give the same per-layer formats, and bad files are refused naming the file and the problem;
-  3. agreement: on the built-in model and the same held-out samples (kvmix's --samples-out),
+  4. agreement: on the built-in model and the same held-out samples (kvmix's --samples-out),
      transformers + KvmixCache and `kvmix eval` (one sequence per batch, decode chunk 1) agree
      for the tuned config, KV4 kivi and KV2 kivi: the mean per-sample next-token KL against full
      precision within KL_REL_TOL relative, and exact-match counts within EM_TOL samples.
@@ -38,7 +40,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--kvmix", required=True, help="the kvmix binary")
     p.add_argument("--work", required=True, help="a folder this check may empty and fill")
-    p.add_argument("--samples", type=int, default=8, help="arith and recall samples")
+    p.add_argument("--samples", type=int, default=4, help="arith and recall samples")
     p.add_argument("--text-samples", type=int, default=2, help="text windows (512 tokens each)")
     p.add_argument("--report", help="write the per-config, per-task figures here (JSON)")
     p.add_argument("--codec-check", metavar="LIB", help=argparse.SUPPRESS)  # the child process
@@ -144,7 +146,47 @@ def check_codec(kvmix):
     return "bit for bit"
 
 
-# ---- 2. config reading ----------------------------------------------------------------------
+# ---- 2. the cache's rules ---------------------------------------------------------------------
+
+def check_layer_rules():
+    """KvmixLayer against kvmix's residual rule (kernels/quant_format.h, residual_tokens): after
+    each step, exactly the newest residual_tokens(f, T) tokens are still the inputs, bit for bit,
+    and the older ones are quantized; a step's own tokens come back unquantized; packed and
+    dequantized storage return the same tensors."""
+    import torch
+    from kvmix_hf import KvmixLayer, QuantFormat, fake_quant, residual_tokens
+    gen = torch.Generator().manual_seed(1)
+    kf = QuantFormat("uniform", 2, "per-channel", 32, residual=32)
+    vf = QuantFormat("uniform", 3, "per-token", 16, residual=20)
+    layers = [KvmixLayer(kf, vf, storage) for storage in ("packed", "dequantized")]
+    seen_k = seen_v = None
+    for step in [45] + [1] * 40 + [7] + [1] * 30:  # a prefill, decode steps, a chunk, decode steps
+        k = torch.randn(1, 2, step, 32, generator=gen)
+        v = torch.randn(1, 2, step, 32, generator=gen)
+        seen_k = k if seen_k is None else torch.cat([seen_k, k], -2)
+        seen_v = v if seen_v is None else torch.cat([seen_v, v], -2)
+        (k1, v1), (k2, v2) = (layer.update(k, v) for layer in layers)
+        if not (torch.equal(k1, k2) and torch.equal(v1, v2)):
+            cu.fail(f"packed and dequantized storage differ after {seen_k.shape[-2]} tokens")
+        t = seen_k.shape[-2]
+        # attended: everything before this step as stored, then this step's tokens as given
+        before = t - step
+        for name, got, seen, f in (("keys", k1, seen_k, kf), ("values", v1, seen_v, vf)):
+            window = max(residual_tokens(f, before), 0) + step
+            if not torch.equal(got[..., before:, :], seen[..., before:, :]):
+                cu.fail(f"{name}: this step's tokens did not come back unquantized (T = {t})")
+            if not torch.equal(got[..., t - window:, :], seen[..., t - window:, :]):
+                cu.fail(f"{name}: the window of the newest {window} tokens is not full precision")
+            if t - window > 0 and torch.equal(got[..., : t - window, :], seen[..., : t - window, :]):
+                cu.fail(f"{name}: tokens older than the window were not quantized (T = {t})")
+        # values are quantized token by token: each old value is its own fake-quant
+        q = before - residual_tokens(vf, before)
+        if q > 0 and not torch.equal(v1[..., :q, :], fake_quant(seen_v[..., :q, :].contiguous(), vf)):
+            cu.fail(f"values: the quantized tokens are not kvmix's per-token fake-quant (T = {t})")
+    print("cache rules: windows, flushes and both storages as kvmix's residual rule says")
+
+
+# ---- 3. config reading ----------------------------------------------------------------------
 
 def check_configs(kvmix, work):
     from kvmix_hf import KvConfigError, load_kv_config
@@ -213,7 +255,7 @@ def check_configs(kvmix, work):
           "files refused with the file and the problem named")
 
 
-# ---- 3. agreement with kvmix eval -------------------------------------------------------------
+# ---- 4. agreement with kvmix eval -------------------------------------------------------------
 
 def run_kvmix_eval(kvmix, work, name, config_args, samples):
     out = os.path.join(work, f"samples-{name}.json")
@@ -302,6 +344,7 @@ def main():
     if not os.path.exists(os.path.join(MODEL, "model.safetensors")):
         cu.skip(f"no built-in checkpoint at {MODEL}")
     codec = check_codec(args.kvmix)
+    check_layer_rules()
     check_configs(args.kvmix, args.work)
     report, failures = check_agreement(args.kvmix, args.work, args.samples, args.text_samples)
     print(table(report))

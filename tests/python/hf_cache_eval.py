@@ -9,8 +9,9 @@ kvmix's procedure (search/task_eval.cpp, models/generate.cpp), per sample:
     once the decoded continuation holds a newline, or after max_new_tokens; scored by the task's
     rule (the last number for arith, the first line for recall).
 The samples themselves (token ids, answers) come from kvmix's --samples-out file, so both sides
-run exactly the same inputs. One sequence per batch: kvmix then groups the same tokens as this
-cache (it has no left padding to fill).
+run exactly the same inputs. kvmix runs one sequence per batch (no left padding to fill, so it
+groups the same tokens as this cache); here samples of equal lengths share a batch, which has no
+padding either and changes nothing but the speed.
 """
 import torch
 from tokenizers import Tokenizer
@@ -25,19 +26,33 @@ def load_model(folder):
 
 
 def _step(model, ids, cache):
-    """Logits of the last position [vocab], fp32."""
-    out = model(input_ids=torch.tensor([ids], dtype=torch.long), past_key_values=cache,
+    """Logits of the last position [batch, vocab], fp32; ids [batch, tokens]."""
+    out = model(input_ids=torch.tensor(ids, dtype=torch.long), past_key_values=cache,
                 use_cache=True, logits_to_keep=1)
-    return out.logits[0, -1].float()
+    return out.logits[:, -1].float()
 
 
-def teacher_forced_logprobs(model, prompt, continuation, make_cache):
-    """[len(continuation), vocab] log-probabilities, kvmix's teacher-forced pass."""
-    cache = make_cache()
-    rows = [torch.log_softmax(_step(model, prompt, cache), -1)]
-    for tok in continuation[:-1]:
-        rows.append(torch.log_softmax(_step(model, [tok], cache), -1))
-    return torch.stack(rows)
+def _batches(lengths):
+    """Sample indices grouped by equal lengths: a batch with no padding at all, so each sequence
+    is computed (and its cache grouped) exactly as it would be alone, only faster."""
+    groups = {}
+    for i, key in enumerate(lengths):
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def teacher_forced_logprobs(model, prompts, continuations, make_cache):
+    """Per sample [len(continuation), vocab] log-probabilities: kvmix's teacher-forced pass."""
+    out = [None] * len(prompts)
+    for idx in _batches([(len(prompts[i]), len(continuations[i])) for i in range(len(prompts))]):
+        cache = make_cache()
+        rows = [torch.log_softmax(_step(model, [prompts[i] for i in idx], cache), -1)]
+        for s in range(len(continuations[idx[0]]) - 1):
+            rows.append(torch.log_softmax(_step(model, [[continuations[i][s]] for i in idx], cache), -1))
+        lp = torch.stack(rows, 1)  # [batch, positions, vocab]
+        for b, i in enumerate(idx):
+            out[i] = lp[b]
+    return out
 
 
 def kl_per_sample(ref, lp):
@@ -45,20 +60,29 @@ def kl_per_sample(ref, lp):
     return float((ref.exp() * (ref - lp)).sum(-1).clamp_min(0.0).mean())
 
 
-def generate(model, tok, prompt, max_new_tokens, eos_ids, make_cache):
-    """Greedy decoding with kvmix's stop rules; returns the decoded continuation."""
-    cache = make_cache()
-    logits = _step(model, prompt, cache)
-    out = []
-    for t in range(max_new_tokens):
-        nxt = int(torch.argmax(logits))
-        out.append(nxt)
-        if nxt in eos_ids or "\n" in tok.decode(out, skip_special_tokens=True):
-            break
-        if t + 1 == max_new_tokens:
-            break
-        logits = _step(model, [nxt], cache)
-    return tok.decode(out, skip_special_tokens=True)
+def generate(model, tok, prompts, max_new_tokens, eos_ids, make_cache):
+    """Greedy decoding with kvmix's stop rules (models/generate.cpp); the decoded continuations."""
+    texts = [None] * len(prompts)
+    for idx in _batches([len(p) for p in prompts]):
+        cache = make_cache()
+        logits = _step(model, [prompts[i] for i in idx], cache)
+        out = [[] for _ in idx]
+        done = [False] * len(idx)
+        for t in range(max_new_tokens):
+            nxt = torch.argmax(logits, -1).tolist()
+            for b, token in enumerate(nxt):
+                if done[b]:
+                    continue
+                out[b].append(token)
+                if token in eos_ids or "\n" in tok.decode(out[b], skip_special_tokens=True):
+                    done[b] = True
+            if all(done) or t + 1 == max_new_tokens:
+                break
+            # a finished sequence keeps stepping (as in kvmix); it cannot affect the others
+            logits = _step(model, [[token] for token in nxt], cache)
+        for b, i in enumerate(idx):
+            texts[i] = tok.decode(out[b], skip_special_tokens=True)
+    return texts
 
 
 def extract_final_number(g):
@@ -105,13 +129,10 @@ def kvmix_cache(model, config, storage="dequantized"):
 def evaluate(model, tok, task, make_cache, reference=None, eos_ids=(257,)):
     """One config on one task (a task entry of kvmix's --samples-out file). Returns per-sample
     log-probs, KL (None without a reference), generated texts and correctness."""
-    lps, kl, generated, correct = [], [], [], []
-    for i, (prompt, cont) in enumerate(zip(task["prompts"], task["continuations"])):
-        lp = teacher_forced_logprobs(model, prompt, cont, make_cache)
-        lps.append(lp)
-        kl.append(None if reference is None else kl_per_sample(reference[i], lp))
-        if task["generative"]:
-            g = generate(model, tok, prompt, task["max_new_tokens"], eos_ids, make_cache)
-            generated.append(g)
-            correct.append(answer_correct(g, task["answers"][i], task["scoring"]))
+    lps = teacher_forced_logprobs(model, task["prompts"], task["continuations"], make_cache)
+    kl = [None if reference is None else kl_per_sample(reference[i], lp) for i, lp in enumerate(lps)]
+    generated, correct = [], []
+    if task["generative"]:
+        generated = generate(model, tok, task["prompts"], task["max_new_tokens"], eos_ids, make_cache)
+        correct = [answer_correct(g, a, task["scoring"]) for g, a in zip(generated, task["answers"])]
     return {"logprobs": lps, "kl": kl, "generated": generated, "correct": correct}
