@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
-#include <set>
+#include <algorithm>
 
 #include "kvmix_version.h"
 #include "lib/export/lowering.h"
@@ -11,22 +11,17 @@
 namespace kvmix {
 namespace {
 
-enum class Side { kNone, kNvfp4, kFp8 };
+// In increasing precision, so that std::max picks what every layer can live with.
+enum class Side { kNvfp4, kFp8, kNone };
+constexpr const char* kAlgoName[] = {"NVFP4", "FP8", nullptr};
+constexpr double kSideBits[] = {4.5, 8, 16};
 
 Side side_format(const QuantFormat& f) {
   if (f.kind == QuantKind::kNone) return Side::kNone;
   return nominal_bits(f) <= 4 ? Side::kNvfp4 : Side::kFp8;
 }
 
-double side_bits(Side s) { return s == Side::kNone ? 16 : s == Side::kNvfp4 ? 4.5 : 8; }
-
-// "model.layers.{i}.self_attn.k_proj" -> "model.layers.7.self_attn"
-std::string attention_module(const std::string& k_proj, size_t layer) {
-  std::string m = k_proj.substr(0, k_proj.find_last_of('.'));
-  const size_t at = m.find("{i}");
-  if (at != std::string::npos) m.replace(at, 3, std::to_string(layer));
-  return m;
-}
+size_t index(Side s) { return static_cast<size_t>(s); }
 
 }  // namespace
 
@@ -35,59 +30,55 @@ ExportResult export_modelopt(const KvConfig& c) {
   ExportResult r;
   r.target = "modelopt";
   r.file_name = "hf_quant_config.json";
-  json layers = json::object();
-  std::set<std::string> algos;
-  std::vector<size_t> skipped, half_skipped, below4, k_raised, int8, not_group16;
+  Side model = Side::kNvfp4;
+  for (const auto& f : c.layers) model = std::max({model, side_format(f.k), side_format(f.v)});
+
+  std::vector<size_t> fp16, wider, below4, int8, not_group16;
   std::vector<LoweredLayer> lowered;
   for (size_t l = 0; l < c.layers.size(); ++l) {
     const auto& f = c.layers[l];
-    Side k = side_format(f.k), v = side_format(f.v);
-    if (k == Side::kNone || v == Side::kNone) {
-      skipped.push_back(l);
-      if (k != v) half_skipped.push_back(l);
-      lowered.push_back({16, 16});
-      continue;
-    }
-    if (k == Side::kNvfp4 && v == Side::kFp8) k = Side::kFp8, k_raised.push_back(l);
-    const char* algo = k == Side::kFp8 ? (v == Side::kFp8 ? "FP8" : "FP8_K_NVFP4_V") : "NVFP4";
-    algos.insert(algo);
-    layers[attention_module(c.model.k_proj, l)] = {{"quant_algo", algo}};
-    lowered.push_back({side_bits(k), side_bits(v)});
+    const Side k = side_format(f.k), v = side_format(f.v);
+    if (k == Side::kNone || v == Side::kNone) fp16.push_back(l);
+    if (k != model || v != model) wider.push_back(l);
+    lowered.push_back({kSideBits[index(model)], kSideBits[index(model)]});
+    if (model == Side::kNone) continue;
     if (nominal_bits(f.k) < 4 || nominal_bits(f.v) < 4) below4.push_back(l);
-    if ((f.k.kind == QuantKind::kUniform && f.k.bits == 8) ||
-        (f.v.kind == QuantKind::kUniform && f.v.bits == 8))
+    if (model == Side::kFp8 && ((f.k.kind == QuantKind::kUniform && f.k.bits == 8) ||
+                                (f.v.kind == QuantKind::kUniform && f.v.bits == 8)))
       int8.push_back(l);
-    auto nvfp4_group_differs = [&](const QuantFormat& q, Side s) {
-      return s == Side::kNvfp4 && (q.axis != QuantAxis::kPerToken ||
-                                   resolved_group(q, c.model.head_dim) != 16 || !q.symmetric);
+    auto nvfp4_group_differs = [&](const QuantFormat& q) {
+      return q.axis != QuantAxis::kPerToken || resolved_group(q, c.model.head_dim) != 16 ||
+             !q.symmetric;
     };
-    if (nvfp4_group_differs(f.k, k) || nvfp4_group_differs(f.v, v)) not_group16.push_back(l);
+    if (model == Side::kNvfp4 && (nvfp4_group_differs(f.k) || nvfp4_group_differs(f.v)))
+      not_group16.push_back(l);
   }
-  json q = {{"quant_algo", nullptr}, {"kv_cache_schema_version", 1}};
-  if (algos.empty()) {
-    q["kv_cache_quant_algo"] = nullptr;
-  } else {
-    q["kv_cache_quant_algo"] = (algos.size() == 1 && skipped.empty()) ? *algos.begin() : "MIXED_PRECISION";
-    q["kv_cache_quantized_layers"] = layers;
-  }
+  const char* algo = kAlgoName[index(model)];
+  const json q = {{"quant_algo", nullptr},
+                  {"kv_cache_quant_algo", algo ? json(algo) : json(nullptr)},
+                  {"exclude_modules", json::array()}};
   const json doc = {{"producer", {{"name", "kvmix"}, {"version", KVMIX_VERSION}}},
                     {"quantization", q}};
   r.text = doc.dump(2) + "\n";
 
+  r.losses.push_back(
+      "quant_algo is null (kvmix leaves weights alone): merge kv_cache_quant_algo into a "
+      "ModelOpt-quantized checkpoint's hf_quant_config.json; vLLM refuses this file alone");
+  if (model == Side::kNone && c.layers.size() > fp16.size())
+    r.losses.push_back(fmt::format(
+        "{}: K or V kept in fp16, and ModelOpt has one KV cache format for every layer: no "
+        "layer is quantized",
+        layers_label(fp16)));
+  else if (!wider.empty() && model != Side::kNone)
+    r.losses.push_back(fmt::format(
+        "{}: less precise than {} would do, but ModelOpt has one KV cache format for every "
+        "layer: they lose compression",
+        layers_label(wider), algo));
   if (!below4.empty())
     r.losses.push_back(fmt::format(
         "{}: keys or values below 4 bits (2-bit, ternary...) are not representable: stored "
-        "as NVFP4 (4.5 bits), they lose compression",
-        layers_label(below4)));
-  if (!k_raised.empty())
-    r.losses.push_back(fmt::format(
-        "{}: NVFP4 keys with FP8 values have no ModelOpt algorithm: keys raised to FP8",
-        layers_label(k_raised)));
-  if (!half_skipped.empty())
-    r.losses.push_back(fmt::format(
-        "{}: one of K and V is fp16 in kvmix; ModelOpt quantizes a layer's K and V "
-        "together, so the layer is left unquantized",
-        layers_label(half_skipped)));
+        "as {} ({} bits), they lose compression",
+        layers_label(below4), algo, kSideBits[index(model)]));
   if (!int8.empty())
     r.losses.push_back(fmt::format(
         "{}: 8-bit integers with per-group dynamic scales become FP8 e4m3 with calibrated "
@@ -98,8 +89,10 @@ ExportResult export_modelopt(const KvConfig& c) {
         "{}: NVFP4 groups 16 consecutive channels symmetrically with fp8 scales; kvmix's "
         "axis, group size, zero-points or fp16 scales are not kept",
         layers_label(not_group16)));
-  if (!algos.empty() && has_residual_window(c)) r.losses.push_back(residual_loss(c, "ModelOpt"));
-  const std::string mem = memory_loss(c, lowered, "ModelOpt (FP8/NVFP4)");
+  if (model != Side::kNone && has_residual_window(c))
+    r.losses.push_back(residual_loss(c, "ModelOpt"));
+  const std::string mem =
+      memory_loss(c, lowered, fmt::format("ModelOpt ({})", algo ? algo : "unquantized"));
   if (!mem.empty()) r.losses.push_back(mem);
   return r;
 }
