@@ -127,7 +127,8 @@ def kvmix_curve(args, method, seed, generations, work):
     """hypervolume_curve of `kvmix search --method METHOD --objective-table` (front.json)."""
     out = os.path.join(work, f"{method}-{seed}")
     command = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
-               "--objective-table", args.table, "--method", method, "--seed", str(seed),
+               "--cluster-threshold", str(args.cluster_threshold), "--objective-table", args.table,
+               "--method", method, "--seed", str(seed),
                "--generations", str(generations), "--threads", "1", "--out", out, "--quiet"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "front.json"), encoding="utf-8") as f:
@@ -167,13 +168,15 @@ def plot(path, result):
     with open(dat, "w", encoding="utf-8") as f:
         f.write("\n\n\n".join(blocks) + "\n")
     colors = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a"]
-    plots = []
+    bands, lines = [], []
     for i, name in enumerate(result["methods"]):
         c = colors[i % len(colors)]
-        plots.append(f"'{os.path.basename(dat)}' index {i} using 1:3:4 with filledcurves "
-                     f"fc rgb '{c}' fs transparent solid 0.2 notitle")
-        plots.append(f"'{os.path.basename(dat)}' index {i} using 1:2 with lines lw 2 lc rgb '{c}' "
-                     f"title '{name} (median, range over {len(result['seeds'])} seeds)'")
+        bands.append(f"'{os.path.basename(dat)}' index {i} using 1:3:4 with filledcurves "
+                     f"fc rgb '{c}' fs transparent solid 0.15 notitle")
+        # Dashes tell apart curves that coincide (NSGA-II's first generation is random sampling).
+        lines.append(f"'{os.path.basename(dat)}' index {i} using 1:2 with lines lw 2 dt {i + 1} "
+                     f"lc rgb '{c}' title '{name} (median, range over {len(result['seeds'])} seeds)'")
+    plots = bands + lines
     gp = path + ".gp"
     with open(gp, "w", encoding="utf-8") as f:
         f.write(f"""set terminal pngcairo size 900,560
@@ -197,6 +200,8 @@ def main():
     p.add_argument("--model", default="builtin")
     p.add_argument("--sensitivity", required=True)
     p.add_argument("--table", required=True, help="exhaustive.json of `kvmix search --exhaustive`")
+    p.add_argument("--cluster-threshold", type=float, default=0.3,
+                   help="as the exhaustive evaluation was run (kvmix checks the table against it)")
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--optuna-evaluations", type=int, default=0,
                    help="distinct configurations an Optuna run may spend (0: the whole space)")
@@ -208,7 +213,12 @@ def main():
     p.add_argument("--methods", default="optuna-nsga2,random,kvmix,pagmo-nsga2")
     p.add_argument("--out", required=True)
     p.add_argument("--plot")
+    p.add_argument("--replot", action="store_true", help="only redraw --plot from an existing --out")
     args = p.parse_args()
+    if args.replot:
+        with open(args.out, encoding="utf-8") as f:
+            plot(args.plot, json.load(f))
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = args.methods.split(",")
 
@@ -221,7 +231,8 @@ def main():
     max_evals = args.optuna_evaluations or space_size
 
     serve = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
-             "--serve", "--objective-table", args.table, "--threads", "1", "--quiet"]
+             "--cluster-threshold", str(args.cluster_threshold), "--serve",
+             "--objective-table", args.table, "--threads", "1", "--quiet"]
     result = {"schema": "kvmix.search_compare", "version": 1,
               "command": " ".join(["python", "scripts/python/search_compare.py"] + sys.argv[1:]),
               "table": {"space_size": space_size, "hypervolume": true_hv,
