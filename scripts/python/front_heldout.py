@@ -7,7 +7,7 @@ beside its held-out KL and score on each task, and Spearman's rank correlation (
 ties) of calibration KL with each held-out figure over the front's points.
 
     python scripts/python/front_heldout.py --table results/search/exhaustive.json \
-        --eval results/search/front_heldout_eval.json --out results/search/front_heldout.json
+        --eval eval-a.json eval-b.json --out results/search/front_heldout.json
 """
 import argparse
 import json
@@ -51,15 +51,20 @@ def finite(v, what):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--table", required=True)
-    p.add_argument("--eval", required=True)
+    p.add_argument("--eval", required=True, nargs="+", help="eval.json files (the points may be split)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     with open(args.table, encoding="utf-8") as f:
         table = json.load(f)
-    with open(args.eval, encoding="utf-8") as f:
-        ev = json.load(f)
-    if table.get("schema") != "kvmix.exhaustive" or ev.get("schema") != "kvmix.eval":
-        sys.exit("expected an exhaustive.json and an eval.json")
+    results = []
+    for path in args.eval:
+        with open(path, encoding="utf-8") as f:
+            ev = json.load(f)
+        if ev.get("schema") != "kvmix.eval":
+            sys.exit(f"{path}: not an eval.json")
+        results += ev["results"]
+    if table.get("schema") != "kvmix.exhaustive":
+        sys.exit(f"{args.table}: not an exhaustive.json")
     configs = table["configurations"]
     front = table["front"]
     points = []
@@ -69,13 +74,15 @@ def main():
                        "bytes_per_token": finite(c["bytes_per_token"], "bytes_per_token"),
                        "calibration_kl": finite(c["kl"], "kl"), "heldout": {}})
     tasks = []
-    for r in ev["results"]:
+    for r in results:
         m = re.search(r"front-(\d+)", str(r["config"]))
         if not m:
             continue
         n = int(m.group(1))
         if n >= len(points):
-            sys.exit(f"{args.eval}: config {r['config']} is past the front's {len(points)} points")
+            sys.exit(f"config {r['config']} is past the front's {len(points)} points")
+        if r["task"] in points[n]["heldout"]:
+            sys.exit(f"config {r['config']}, task {r['task']}: evaluated twice")
         task = r["task"]
         if task not in tasks:
             tasks.append(task)
@@ -83,7 +90,7 @@ def main():
                                       "metric": r["metric"], "samples": r["samples"]}
     missing = [pt["front_index"] for pt in points if set(pt["heldout"]) != set(tasks)]
     if missing:
-        sys.exit(f"{args.eval}: front points {missing} lack a held-out result for some task")
+        sys.exit(f"front points {missing} lack a held-out result for some task")
     for pt in points:
         pt["heldout_mean_kl"] = sum(pt["heldout"][t]["kl"] for t in tasks) / len(tasks)
     calib = [pt["calibration_kl"] for pt in points]
