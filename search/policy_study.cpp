@@ -22,6 +22,7 @@
 #include "lib/rng.h"                      // fnv1a64
 #include "models/device.h"                // device_name
 #include "models/llama_forward.h"         // kv_shape
+#include "models/rope.h"                  // rope_inv_freq
 #include "search/task_eval.h"
 
 namespace kvmix {
@@ -56,16 +57,21 @@ std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
   std::vector<Run> runs;
   runs.push_back({"fp16", "fp16", "reference", 0, "fp16",
                   [shape] { return std::make_unique<FullKvCache>(shape); }});
+  PolicyOptions po = o.policy;
+  if (po.streaming.cache_positions) {
+    const at::Tensor f = rope_inv_freq(m.config).to(at::kCPU).to(at::kDouble).contiguous();
+    po.streaming.rope_inv_freq.assign(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
+  }
   for (PolicyKind kind : o.policies) {
     const bool mixed = kind == PolicyKind::kMikv || kind == PolicyKind::kZipvl;
     const char* family = kind == PolicyKind::kVidKv ? "quantization" : mixed ? "mixed" : "eviction";
-    const std::string policy = make_token_policy(kind, layers)->describe();
+    const std::string policy = make_token_policy(kind, layers, po)->describe();
     for (double b : o.budgets)
       runs.push_back({fmt::format("{} {:g}%", policy_name(kind), 100 * b), policy_name(kind),
                       family, b, fmt::format("{} at budget {}", policy, b),
-                      [shape, layers, kind, b] {
+                      [shape, layers, kind, b, po] {
                         return std::make_unique<PolicyKvCache>(
-                            shape, make_token_policy(kind, layers), b);
+                            shape, make_token_policy(kind, layers, po), b);
                       }});
   }
   // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
@@ -245,6 +251,27 @@ bool journalable(const json& result) {
   return true;
 }
 
+// Summed teacher-forced NLL and token count of each sample, from its log-probs [len, vocab]: what
+// the bootstrap interval of a perplexity resamples (lib/policies/score_intervals.h).
+std::pair<std::vector<double>, std::vector<int64_t>> per_sample_nll(
+    const TaskData& d, const std::vector<at::Tensor>& logprobs) {
+  std::vector<double> nll;
+  std::vector<int64_t> tokens;
+  for (size_t i = 0; i < d.continuations.size(); ++i) {
+    const auto& c = d.continuations[i];
+    if (c.empty() || i >= logprobs.size()) {
+      nll.push_back(0.0);
+      tokens.push_back(0);
+      continue;
+    }
+    const auto& lp = logprobs[i];
+    auto target = at::tensor(c, at::kLong).to(lp.device()).unsqueeze(1);
+    nll.push_back(-lp.gather(1, target).sum().item<double>());
+    tokens.push_back(static_cast<int64_t>(c.size()));
+  }
+  return {nll, tokens};
+}
+
 }  // namespace
 
 std::vector<PolicyStudyTask> prepare_policy_study_tasks(const std::vector<TaskSpec>& specs,
@@ -312,19 +339,24 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
             teacher_forced_logprobs(m, data, runs.front().factory, eo, nullptr, nullptr);
         have_ref[ti] = true;
       }
+      ReferenceLogprobs own;  // this run's log-probs: the per-sample NLL of the intervals
       const TaskScore s = evaluate_task(m, tok, data, r.factory, eo,
                                         reference ? nullptr : &refs[ti],
-                                        reference ? &refs[ti] : nullptr);
+                                        reference ? &refs[ti] : &own);
       if (reference) have_ref[ti] = true;
+      const auto [sample_nll, sample_tokens] =
+          per_sample_nll(data, reference ? refs[ti].logprobs : own.logprobs);
       const double frac =
           s.tokens_held ? static_cast<double>(s.true_bytes) /
                               (static_cast<double>(s.tokens_held) * fp16_bytes_per_token)
                         : 0.0;
-      const json result = {{"label", r.label}, {"policy", r.policy}, {"family", r.family},
+      json result = {{"label", r.label}, {"policy", r.policy}, {"family", r.family},
                            {"budget", r.budget}, {"task", s.task}, {"metric", s.metric},
                            {"score", s.score}, {"nll", s.nll}, {"kl", s.kl}, {"kl_p95", s.kl_p95},
                            {"samples", s.samples}, {"tokens", s.tokens_held},
-                           {"true_bytes", s.true_bytes}, {"bytes_fraction", frac}};
+                           {"true_bytes", s.true_bytes}, {"bytes_fraction", frac},
+                           {"sample_nll", sample_nll}, {"sample_tokens", sample_tokens}};
+      if (s.metric == "exact_match") result["correct"] = s.correct;
       spdlog::debug("{} / {}: {} {:.4f}, {:.1f}% bytes", r.label, s.task, s.metric, s.score,
                     100 * frac);
       if (!opt.journal_path.empty()) {

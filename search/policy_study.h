@@ -9,7 +9,10 @@
 //   {"schema": "kvmix.policies", "version": 1, "producer", "model", "budgets", "seed",
 //    "tasks": [{"name", "split", "samples", "metric"}...],
 //    "results": [{"label", "policy", "family", "budget", "task", "metric", "score", "nll", "kl",
-//                 "kl_p95", "samples", "tokens", "true_bytes", "bytes_fraction"}...]}
+//                 "kl_p95", "samples", "tokens", "true_bytes", "bytes_fraction",
+//                 "sample_nll", "sample_tokens", and for exact match "correct"}...]}
+// where sample_nll and sample_tokens are each sample's summed teacher-forced NLL and token count
+// and correct each sample's 0/1: what the table's 95% intervals are computed from.
 // with one result per (run, task), runs in the order fp16, policies x budgets, KIVI, configs.
 //
 // A full study is hours of evaluations on a real model, so each finished (run, task) result can be
@@ -47,6 +50,7 @@ std::vector<PolicyStudyTask> prepare_policy_study_tasks(const std::vector<TaskSp
 
 struct PolicyStudyOptions {
   std::vector<PolicyKind> policies = all_policies();
+  PolicyOptions policy;  // their parameters; StreamingLLM's RoPE frequencies are filled from the model
   std::vector<double> budgets = {0.125, 0.25, 0.5};  // fractions of the fp16 cache, each in (0, 1]
   std::vector<KvPair> kivi = {{2, 2}, {4, 2}, {4, 4}};  // KIVI uniform baselines
   std::vector<EvalConfig> configs;                    // kvmix per-layer configs (baselines)

@@ -24,14 +24,16 @@ namespace {
 struct PoliciesOptions {
   ModelOptions model;
   std::vector<std::string> tasks = {"recall", "arith", "text"};
-  std::vector<std::string> policies = {"streaming", "h2o", "snapkv", "tova",
+  std::vector<std::string> policies = {"streaming", "h2o",   "snapkv",  "tova", "knorm",
                                        "mikv",      "zipvl", "kvcrush", "vidkv"};
   std::vector<double> budgets = {0.125, 0.25, 0.5};
   std::vector<std::string> kivi = {"KV2", "K4V2", "KV4"};  // KIVI uniform baselines
   std::vector<std::string> configs;                        // kvmix per-layer configs
   int64_t samples = 32;
+  int64_t text_samples = 0;  // text windows; 0: --samples
   int64_t batch = 16;
   uint64_t seed = 0;
+  bool streaming_cache_positions = false;  // StreamingLLM at positions within the cache
   // writes OUT.json, OUT.md, OUT.dat, OUT.gp, OUT.png; OUT.journal.jsonl keeps finished runs
   std::string out = "policies";
 };
@@ -47,6 +49,7 @@ int run_policies_command(const PoliciesOptions& o) {
   so.budgets = o.budgets;
   so.kivi.clear();
   for (const auto& p : split_list(o.kivi)) so.kivi.push_back(parse_pair(p));
+  so.policy.streaming.cache_positions = o.streaming_cache_positions;
   so.batch = o.batch;
   so.seed = o.seed;
   so.journal_path = o.out + ".journal.jsonl";
@@ -54,6 +57,7 @@ int run_policies_command(const PoliciesOptions& o) {
   std::vector<std::string> inputs = o.configs;
   for (const auto& t : required_list(o.tasks, "--tasks")) {
     specs.push_back(parse_task(t, Split::kHeldOut, o.samples));
+    if (specs.back().kind == TaskKind::kText && o.text_samples > 0) specs.back().samples = o.text_samples;
     if (!specs.back().data_path.empty()) inputs.push_back(specs.back().data_path);
   }
   for (const char* ext : {".json", ".md", ".dat", ".gp", ".png", ".journal.jsonl"})
@@ -90,7 +94,7 @@ Command setup_policies(CLI::App& parent) {
   sub->add_option("-t,--tasks", o->tasks, "Held-out tasks: recall, arith, text, or FILE.txt / FILE.jsonl")
       ->delimiter(',')->check(non_empty())->check(task_name())->capture_default_str();
   sub->add_option("-p,--policies", o->policies,
-                  "Policies: streaming, h2o, snapkv, tova, mikv, zipvl, kvcrush, vidkv")
+                  "Policies: streaming, h2o, snapkv, tova, knorm, mikv, zipvl, kvcrush, vidkv")
       ->delimiter(',')->check(non_empty())
       ->check(parsed_by([](const std::string& s) { parse_policy(s); }, "POLICY"))
       ->capture_default_str();
@@ -109,9 +113,13 @@ Command setup_policies(CLI::App& parent) {
       ->check(CLI::ExistingFile);
   sub->add_option("-n,--samples", o->samples, "Samples per task")
       ->check(positive_int())->capture_default_str();
+  sub->add_option("--text-samples", o->text_samples, "Text windows (0: --samples)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub->add_option("--batch", o->batch, "Sequences per batch")
       ->check(positive_int())->capture_default_str();
-  sub->add_option("--seed", o->seed, "Seed (recorded)")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Seed (recorded; seeds the bootstrap intervals)")->capture_default_str();
+  sub->add_flag("--streaming-cache-positions", o->streaming_cache_positions,
+                "StreamingLLM attends at positions within the cache (the paper's) instead of the text's");
   sub->add_option("-o,--out", o->out,
                   "Output prefix: PREFIX.json, .md, .dat, .gp, .png; PREFIX.journal.jsonl keeps "
                   "finished runs, so the same command run again continues where it stopped")

@@ -23,7 +23,7 @@ namespace kvmix {
 struct StreamingLlmOptions {
   int64_t sinks = 4;
   bool cache_positions = false;       // positions within the cache (the paper's) instead of the text's
-  std::vector<double> rope_inv_freq;  // [D/2], the model's RoPE (rotate-half layout): needed by it
+  std::vector<double> rope_inv_freq{};  // [D/2], the model's RoPE (rotate-half layout): needed by it
 };
 
 class StreamingLlmPolicy : public TokenPolicy {

@@ -48,7 +48,7 @@ ModelConfig study_config() {
 // study_config: 3 layers x (K and V) x 2 KV heads x head_dim 32 x 2 bytes (fp16) per token.
 constexpr int64_t kFp16BytesPerToken = 3 * 2 * 2 * 32 * 2;
 
-const std::vector<std::string> kPolicyNames = {"streaming", "h2o",   "snapkv",  "tova",
+const std::vector<std::string> kPolicyNames = {"streaming", "h2o",  "snapkv", "tova",   "knorm",
                                                "mikv",      "zipvl", "kvcrush", "vidkv"};
 
 // 97 tokens, tiny_config's vocabulary: <unk>, <s>, </s>, then the 94 printable ASCII characters
@@ -209,6 +209,20 @@ TEST_CASE("policy study: one result per run and task, policies within budget, fp
       if (runs[r].second > 0)
         CHECK(res.at("bytes_fraction").get<double>() <= runs[r].second * (1 + kBudgetSlack));
       CHECK(std::isfinite(res.at("kl").get<double>()));
+      // the per-sample data of the intervals: the summed NLL over the summed tokens is the mean
+      // NLL the result reports; the 0/1 answers add up to its exact-match score
+      const auto nlls = res.at("sample_nll").get<std::vector<double>>();
+      const auto counts = res.at("sample_tokens").get<std::vector<int64_t>>();
+      REQUIRE(nlls.size() == res.at("samples").get<size_t>());
+      double sum = 0;
+      int64_t count = 0;
+      for (size_t i = 0; i < nlls.size(); ++i) sum += nlls[i], count += counts[i];
+      CHECK_THAT(sum / static_cast<double>(count), WithinRel(res.at("nll").get<double>(), 1e-9));
+      if (t == 1) {
+        const auto correct = res.at("correct").get<std::vector<int>>();
+        REQUIRE(correct.size() == 2);
+        CHECK(static_cast<double>(correct[0] + correct[1]) / 2 == res.at("score").get<double>());
+      }
     }
 
   const json& text = results[0];
