@@ -43,13 +43,11 @@ def check_vllm_flags(path):
             "negative_control": control}
 
 
-def check_modelopt_config(path):
-    from modelopt.torch.export.convert_hf_config import convert_hf_quant_config_format
-    from vllm.model_executor.layers.quantization.modelopt import ModelOptFp8Config
-
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
+def check_modelopt_layout(doc):
+    """ModelOpt's side: the KV format is one ModelOpt writes, every key is one a reader reads, and
+    ModelOpt's converter maps it. Raises ValueError otherwise. Used by the ModelOpt ctest too."""
     from modelopt.torch.export import model_config as mc
+    from modelopt.torch.export.convert_hf_config import convert_hf_quant_config_format
 
     algo = doc["quantization"].get("kv_cache_quant_algo")
     out = {"kv_cache_quant_algo": algo}
@@ -67,6 +65,15 @@ def check_modelopt_config(path):
     # ModelOpt's converter to the compressed-tensors layout vLLM and others load.
     converted = convert_hf_quant_config_format(doc)
     out["modelopt_converted_kv_cache_scheme"] = converted.get("kv_cache_scheme")
+    return out
+
+
+def check_modelopt_config(path):
+    from vllm.model_executor.layers.quantization.modelopt import ModelOptFp8Config
+
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    out = check_modelopt_layout(doc)
     # vLLM reads the file only with the weights' quant_algo; test it alone and merged into an FP8
     # weight checkpoint's file, as the export's loss line tells users to do.
     try:
