@@ -22,6 +22,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_util  # noqa: E402
 
+sys.path.insert(0, os.path.join(check_util.SOURCE_DIR, "scripts"))
+
 TOKENS = 48
 TOLERANCE = 1e-4
 COMMON = dict(vocab_size=300, hidden_size=64, intermediate_size=160, num_hidden_layers=3,
@@ -58,22 +60,6 @@ def cases(transformers):
     ]
 
 
-def randomize(torch, model, seed):
-    """Weights with spread: transformers' own init (std 0.02) gives near-constant logits, which
-    would let a wrong forward pass agree."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight") or "layernorm" in name:
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            elif name.endswith(".bias"):
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-            elif "embed_tokens" in name:
-                p.copy_(torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.25 * torch.randn(p.shape, generator=g))
-
-
 def kvmix_logits(kvmix, folder, ids, out):
     check_util.run_kvmix(kvmix, "logits", "-m", folder, "--tokens", ",".join(map(str, ids)),
                          "-o", out, "-q")
@@ -101,6 +87,9 @@ def main():
     try:
         import torch
         import transformers
+        # Weights with spread, as the GPU run's reference script draws them (transformers' own
+        # init, std 0.02, gives near-constant logits that a wrong forward pass could match).
+        from transformers_reference import randomize
     except ImportError as e:
         check_util.skip(f"transformers is not installed in this Python ({e})")
     torch.set_num_threads(1)  # sums in one order, as kvmix's reference path does not promise either
@@ -120,7 +109,7 @@ def main():
             config._attn_implementation = "eager"
             torch.manual_seed(seed)
             model = model_cls(config).to(torch.float32)
-            randomize(torch, model, seed)
+            randomize(model, seed)
             model.save_pretrained(folder)
         model.eval()
         g = torch.Generator().manual_seed(seed + 100)
