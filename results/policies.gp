@@ -7,5 +7,5 @@ set xlabel 'true bytes (% of fp16)'
 set title 'recall'
 set ylabel 'exact match'
 unset logscale y
-plot 'results/policies.dat' index 0 using 1:2 with linespoints title 'fp16', 'results/policies.dat' index 1 using 1:2 with linespoints title 'h2o', 'results/policies.dat' index 2 using 1:2 with linespoints title 'kivi'
+plot 'results/policies.dat' index 0 using 1:2 with linespoints title 'fp16', 'results/policies.dat' index 1 using 1:2 with linespoints title 'h2o', 'results/policies.dat' index 2 using 1:2 with linespoints title 'snapkv', 'results/policies.dat' index 3 using 1:2 with linespoints title 'kivi'
 unset multiplot
