@@ -85,6 +85,10 @@ TaskSpec parse_task(const std::string& name, Split split, int64_t samples) {
   return t;
 }
 
+const char* scoring_name(AnswerScoring s) {
+  return s == AnswerScoring::kExact ? "exact" : "last_number";
+}
+
 bool answer_correct(const std::string& generated, const std::string& answer, AnswerScoring s) {
   if (s == AnswerScoring::kLastNumber) {
     auto strip = [](std::string x) {

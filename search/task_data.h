@@ -53,4 +53,7 @@ TaskData prepare_task(const TaskSpec& spec, const Tokenizer& tok);
 // Does a generated continuation answer correctly?
 bool answer_correct(const std::string& generated, const std::string& answer, AnswerScoring s);
 
+// "exact" or "last_number": how files that carry samples to other engines name the scoring.
+const char* scoring_name(AnswerScoring s);
+
 }  // namespace kvmix

@@ -55,7 +55,7 @@ nlohmann::json samples_json(const nlohmann::json& results, const std::vector<Tas
   for (const auto& d : tasks)
     jt.push_back({{"name", d.name},
                   {"generative", d.generative},
-                  {"scoring", d.scoring == AnswerScoring::kLastNumber ? "last_number" : "exact"},
+                  {"scoring", scoring_name(d.scoring)},
                   {"max_new_tokens", d.max_new_tokens},
                   {"prompts", d.prompts},
                   {"continuations", d.continuations},

@@ -27,10 +27,6 @@ struct TasksOptions {
   std::string out;  // empty: stdout
 };
 
-const char* scoring_name(AnswerScoring s) {
-  return s == AnswerScoring::kExact ? "exact" : "last_number";
-}
-
 int run_tasks(const TasksOptions& o) {
   const Split split = parse_split(o.split);
   std::vector<TaskSpec> specs;
