@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev catch2 libspdlog-dev libpagmo-dev
   libpcre2-dev libutf8proc-dev gnuplot-nox libbenchmark-dev
   libyaml-cpp-dev libvalijson-dev     # KVTuner YAML presets; JSON Schema validation of configs
+  libopenmpi-dev openmpi-bin          # `mpirun -np N kvmix ...`: work shared over MPI ranks
   nodejs                              # npm comes with it
 )
 missing=()

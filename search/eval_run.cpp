@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <map>
 
 #include "kvmix_version.h"
 #include "base/error.h"
 #include "lib/process/progress.h"
 #include "models/device.h"
+#include "lib/kv_config.h"
 #include "models/llama_forward.h"
 
 namespace kvmix {
@@ -37,6 +39,86 @@ KvConfig make_kv_config(const Model& m, const std::vector<LayerKvFormat>& layers
   return c;
 }
 
+namespace {
+
+constexpr const char* kEvalWork = "eval";
+
+struct EvalTaskContext {
+  TaskData data;
+  EvalOptions eval;
+};
+
+nlohmann::json score_to_json(const TaskScore& s) {
+  return {{"task", s.task},        {"metric", s.metric},       {"score", s.score},
+          {"nll", s.nll},          {"kl", s.kl},               {"kl_p95", s.kl_p95},
+          {"samples", s.samples},  {"tokens_held", s.tokens_held}, {"true_bytes", s.true_bytes},
+          {"correct", s.correct},  {"sample_kl", s.sample_kl}, {"generated", s.generated}};
+}
+
+TaskScore score_from_json(const nlohmann::json& j) {
+  TaskScore s;
+  s.task = j.at("task").get<std::string>();
+  s.metric = j.at("metric").get<std::string>();
+  s.score = j.at("score").get<double>();
+  s.nll = j.at("nll").get<double>();
+  s.kl = j.at("kl").get<double>();
+  s.kl_p95 = j.at("kl_p95").get<double>();
+  s.samples = j.at("samples").get<int64_t>();
+  s.tokens_held = j.at("tokens_held").get<int64_t>();
+  s.true_bytes = j.at("true_bytes").get<int64_t>();
+  s.correct = j.at("correct").get<std::vector<uint8_t>>();
+  // NaN (a sample without a reference) is null in JSON and NaN in CBOR.
+  for (const auto& v : j.at("sample_kl")) s.sample_kl.push_back(v.is_null() ? std::nan("") : v.get<double>());
+  s.generated = j.at("generated").get<std::vector<std::string>>();
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json eval_work(const Model& m, const Tokenizer& tok, const nlohmann::json& item, WorkCache& cache,
+                         const std::atomic<bool>* stop) {
+  const nlohmann::json& context = item.at("context");
+  const std::string key = work_context_key(kEvalWork, context);
+  const auto ctx = cache.get<EvalTaskContext>(key, [&] {
+    EvalTaskContext c;
+    c.data = task_data_from_json(context.at("data"), "eval work item");
+    c.eval.batch = context.at("batch").get<int64_t>();
+    c.eval.decode_chunk = context.at("decode_chunk").get<int64_t>();
+    c.eval.generate = context.at("generate").get<bool>();
+    c.eval.progress = false;
+    return c;
+  });
+  EvalOptions eval = ctx->eval;
+  eval.stop = stop;
+  const KvShape shape = kv_shape(m.config);
+  const std::string ref_key = key + '\0' + "reference";
+  if (item.at("formats").is_null()) {
+    // Full precision: scored without a reference (its KL is 0), and its log-probabilities are the
+    // task's reference.
+    ReferenceLogprobs out;
+    const TaskScore s = evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(CacheKind::kFull, shape, {}); },
+                                      eval, nullptr, &out);
+    cache.get<ReferenceLogprobs>(ref_key, [&] { return std::move(out); });
+    return score_to_json(s);
+  }
+  std::vector<LayerKvFormat> formats;
+  for (const auto& x : item.at("formats"))
+    formats.push_back({format_from_json(x.at("k"), "eval work item"), format_from_json(x.at("v"), "eval work item")});
+  KVMIX_CHECK(static_cast<int64_t>(formats.size()) == m.config.num_layers, "eval work item: {} layer formats for {} layers",
+              formats.size(), m.config.num_layers);
+  const auto ref = cache.get<ReferenceLogprobs>(ref_key, [&] {
+    // This rank has not run the task's full-precision pass: the teacher-forced half of it.
+    EvalOptions tf = eval;
+    tf.generate = false;
+    ReferenceLogprobs out;
+    evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(CacheKind::kFull, shape, {}); }, tf, nullptr, &out);
+    return out;
+  });
+  const CacheKind kind = parse_cache_kind(item.at("cache").get<std::string>());
+  return score_to_json(evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(kind, shape, formats); }, eval,
+                                     ref.get(), nullptr));
+}
+
 nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<EvalConfig>& configs,
                         const EvalRunOptions& opt) {
   using nlohmann::json;
@@ -48,21 +130,43 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
   for (const auto& c : configs)
     if (c.scheme != "fp16") all.push_back(c);
 
+  check_eval_options(opt.eval);
+  std::vector<json> contexts;
+  for (const auto& d : data)
+    contexts.push_back({{"data", task_data_to_json(d)},
+                        {"batch", opt.eval.batch},
+                        {"decode_chunk", opt.eval.decode_chunk},
+                        {"generate", opt.eval.generate}});
+  // Task by task, full precision first: a rank then needs each task's reference once, and in a team
+  // of one it is always the one the full-precision item left.
+  std::vector<json> items;
+  std::vector<std::pair<size_t, size_t>> cell;  // item -> (config, task)
+  for (size_t ti = 0; ti < data.size(); ++ti)
+    for (size_t ci = 0; ci < all.size(); ++ci) {
+      json f = nullptr;
+      if (ci > 0) {
+        f = json::array();
+        for (const auto& x : all[ci].layers) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
+      }
+      items.push_back({{"kind", kEvalWork}, {"context", contexts[ti]}, {"cache", cache_kind_name(opt.cache)}, {"formats", f}});
+      cell.emplace_back(ci, ti);
+    }
+  Progress progress("eval", static_cast<int64_t>(items.size()), opt.eval.progress);
+  WorkCache cache;
+  const std::vector<json> scores = share_work(m, tok, cache, items, opt.stop, [&](size_t i, const nlohmann::json&) {
+    progress.set_note(all[cell[i].first].name + " / " + data[cell[i].second].name);
+    progress.advance();
+  });
+  for (const auto& s : scores)
+    if (s.is_null()) throw Interrupted("held-out evaluation stopped (nothing of it kept)");
   const KvShape shape = kv_shape(m.config);
   json results = json::array();
-  std::vector<ReferenceLogprobs> refs(data.size());
-  EvalOptions eval = opt.eval;  // checks the stop request before every batch as well
-  if (opt.stop) eval.stop = opt.stop;
-  Progress progress("eval", static_cast<int64_t>(all.size() * data.size()), opt.eval.progress);
   for (size_t ci = 0; ci < all.size(); ++ci) {
     const auto& cfg = all[ci];
     const KvConfig kc = make_kv_config(m, cfg.layers, opt.reference_tokens);
-    const CacheKind kind = ci == 0 ? CacheKind::kFull : opt.cache;
-    CacheFactory factory = [&, kind] { return make_kv_cache(kind, shape, cfg.layers); };
     for (size_t ti = 0; ti < data.size(); ++ti) {
-      progress.set_note(cfg.name + " / " + data[ti].name);
-      const TaskScore s = evaluate_task(m, tok, data[ti], factory, eval,
-                                        ci == 0 ? nullptr : &refs[ti], ci == 0 ? &refs[ti] : nullptr);
+      const TaskScore s = score_from_json(scores[ti * all.size() + ci]);
+      if (opt.eval.on_scored) opt.eval.on_scored(data[ti], s);
       results.push_back({
           {"config", cfg.name},
           {"scheme", cfg.scheme},
@@ -80,8 +184,6 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
            s.tokens_held ? static_cast<double>(s.true_bytes) / static_cast<double>(s.tokens_held) : 0.0},
       });
       spdlog::debug("{} / {}: {} {:.4f}, KL {:.4g}", cfg.name, s.task, s.metric, s.score, s.kl);
-      progress.advance();
-      if (opt.stop && *opt.stop) throw Interrupted("held-out evaluation stopped (nothing of it kept)");
     }
   }
   progress.finish();

@@ -13,6 +13,7 @@
 #include "models/model.h"
 #include "models/model_kv_shape.h"  // kv_shape
 #include "search/task_eval.h"
+#include "search/team_work.h"
 
 namespace kvmix {
 
@@ -42,9 +43,16 @@ struct EvalRunOptions {
 KvConfig make_kv_config(const Model& m, const std::vector<LayerKvFormat>& layers,
                         int64_t reference_tokens);
 
-// Returns {"schema": "kvmix.eval", "version": 1, ..., "results": [...]}.
+// Returns {"schema": "kvmix.eval", "version": 1, ..., "results": [...]}. Shares its (config, task)
+// evaluations over the ranks of an MPI job (search/team_work.h); each rank computes the
+// full-precision reference of a task it evaluates once.
 nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<EvalConfig>& configs,
                         const EvalRunOptions& opt);
+
+// An "eval" work item: one config (or full precision) on one task; the task's full-precision
+// reference is computed once per rank and kept in `cache`.
+nlohmann::json eval_work(const Model& m, const Tokenizer& tok, const nlohmann::json& item, WorkCache& cache,
+                         const std::atomic<bool>* stop);
 
 // A Markdown table of an eval JSON: one row per config, score and KL per task, bits.
 std::string eval_table(const nlohmann::json& results);

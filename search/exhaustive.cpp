@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "lib/process/team.h"
 #include "kvmix_version.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/json_describe.h"
@@ -121,11 +122,28 @@ ExhaustiveTable run_exhaustive(const Sensitivity& s, const Clustering& c, const 
       }
     }
   };
-  std::vector<std::thread> workers;
-  for (int i = 1; i < jobs; ++i) workers.emplace_back(work);
-  work();
-  for (auto& w : workers) w.join();
-  if (failure) std::rethrow_exception(failure);
+  if (team().size > 1) {
+    // The ranks of an MPI job share the configurations (search/team_work.h); each is journaled as
+    // it arrives.
+    KVMIX_CHECK(jobs == 1, "exhaustive evaluation: --jobs {} under mpirun; the ranks share the work, one "
+                "evaluation each", jobs);
+    objective.evaluate_batch(todo, stop, [&](size_t i, const ObjectiveValue& v) {
+      Trial nt;
+      nt.layer_pairs = todo[i];
+      nt.bytes_per_token = v.bytes_per_token;
+      nt.kl = v.kl;
+      nt.origin = "exhaustive";
+      nt.seconds = v.seconds;
+      journal.append(std::move(nt));
+      bar.advance();
+    });
+  } else {
+    std::vector<std::thread> workers;
+    for (int i = 1; i < jobs; ++i) workers.emplace_back(work);
+    work();
+    for (auto& w : workers) w.join();
+    if (failure) std::rethrow_exception(failure);
+  }
   bar.finish();
   for (const auto& choice : choices)
     if (const Trial* done = journal.find(expand_choice(c, choice, layers))) t.trials.push_back(*done);

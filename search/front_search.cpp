@@ -1,6 +1,8 @@
 #include "search/front_search.h"
 
 #include <pagmo/algorithms/nsga2.hpp>
+#include <pagmo/batch_evaluators/member_bfe.hpp>
+#include <pagmo/bfe.hpp>
 #include <pagmo/population.hpp>
 #include <pagmo/problem.hpp>
 #include <pagmo/utils/generic.hpp>
@@ -35,29 +37,42 @@ struct SearchContext {
   std::vector<double> curve;  // hypervolume after each of them
 };
 
-// One full evaluation through the journal (replayed when it holds the configuration), counted
-// once per distinct configuration this method asks for.
-const Trial& evaluate_trial(SearchContext& C, const std::vector<size_t>& lp) {
-  const Trial* t = C.journal->find(lp);
-  if (!t) {
+// Full evaluations through the journal, as one batch: configurations the journal holds are
+// replayed, the others evaluated together (over the ranks of an MPI job, search/team_work.h) and
+// journaled as each arrives, so a killed job keeps every finished one. The method's own record
+// (the distinct configurations it asked for, the hypervolume curve) follows the batch's order,
+// whichever rank finished first: the front does not depend on the number of ranks.
+std::vector<Trial> evaluate_trials(SearchContext& C, const std::vector<std::vector<size_t>>& lps) {
+  std::vector<std::vector<size_t>> todo;
+  std::set<std::vector<size_t>> queued;
+  for (const auto& lp : lps)
+    if (!C.journal->find(lp) && queued.insert(lp).second) todo.push_back(lp);
+  if (!todo.empty()) {
     if (C.stop && C.stop->load()) throw SearchInterrupted{};
-    const auto t0 = std::chrono::steady_clock::now();
-    const ObjectiveValue v = C.objective->evaluate(lp);
-    Trial nt;
-    nt.layer_pairs = lp;
-    nt.bytes_per_token = v.bytes_per_token;
-    nt.kl = v.kl;
-    nt.origin = C.origin;
-    nt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    C.journal->append(nt);
-    t = &C.journal->trials().back();
+    const auto values = C.objective->evaluate_batch(todo, C.stop, [&](size_t i, const ObjectiveValue& v) {
+      Trial nt;
+      nt.layer_pairs = todo[i];
+      nt.bytes_per_token = v.bytes_per_token;
+      nt.kl = v.kl;
+      nt.origin = C.origin;
+      nt.seconds = v.seconds;
+      C.journal->append(nt);
+    });
+    for (const auto& v : values)
+      if (!v) throw SearchInterrupted{};
   }
-  if (C.seen.insert(lp).second) {
-    C.run_trials.push_back(*t);
-    C.curve.push_back(front_hypervolume(front_of(*C.s, C.run_trials, C.budget), C.ref));
-    C.progress->advance();
+  std::vector<Trial> out;
+  for (const auto& lp : lps) {
+    const Trial* t = C.journal->find(lp);
+    KVMIX_CHECK(t, "search: a configuration evaluated but not journaled");
+    if (C.seen.insert(lp).second) {
+      C.run_trials.push_back(*t);
+      C.curve.push_back(front_hypervolume(front_of(*C.s, C.run_trials, C.budget), C.ref));
+      C.progress->advance();
+    }
+    out.push_back(*t);
   }
-  return *t;
+  return out;
 }
 
 // The pagmo user-defined problem. pagmo copies it, so the state lives behind a shared pointer.
@@ -74,10 +89,26 @@ struct KvSearchProblem {
     return expand_choice(*ctx->c, per_cluster, static_cast<size_t>(ctx->s->model.layers));
   }
 
-  pagmo::vector_double fitness(const pagmo::vector_double& x) const {
-    const Trial& t = evaluate_trial(*ctx, decode(x));
+  pagmo::vector_double objectives(const Trial& t) const {
     const double penalty = (ctx->budget > 0 && t.bytes_per_token > ctx->budget) ? 1e6 : 0.0;
     return {t.bytes_per_token / ctx->fp_bytes + penalty, t.kl + penalty};
+  }
+
+  pagmo::vector_double fitness(const pagmo::vector_double& x) const {
+    return objectives(evaluate_trials(*ctx, {decode(x)}).front());
+  }
+
+  // NSGA-II's offspring of a generation as one batch (pagmo's member_bfe calls this): the ranks of
+  // an MPI job evaluate them together. pagmo draws the same offspring either way.
+  pagmo::vector_double batch_fitness(const pagmo::vector_double& dvs) const {
+    const size_t n = ctx->c->candidates.size();
+    std::vector<std::vector<size_t>> lps;
+    for (size_t i = 0; i + n <= dvs.size(); i += n)
+      lps.push_back(decode(pagmo::vector_double(dvs.begin() + static_cast<long>(i), dvs.begin() + static_cast<long>(i + n))));
+    pagmo::vector_double f;
+    for (const Trial& t : evaluate_trials(*ctx, lps))
+      for (double v : objectives(t)) f.push_back(v);
+    return f;
   }
 
   std::pair<pagmo::vector_double, pagmo::vector_double> get_bounds() const {
@@ -125,8 +156,11 @@ std::vector<std::vector<size_t>> refine_candidates(const Sensitivity& s, const C
 }
 
 // Evaluates configurations chosen by the corrected proxy until the method has spent `total`
-// evaluations (or no configuration is left).
-void refine(SearchContext& C, int64_t total) {
+// evaluations (or no configuration is left), `batch` at a time. Within a batch the picks are
+// made one after another, each pretending the ones before it were measured at their predicted KL
+// (the "believer" heuristic of batch Bayesian optimization), so a batch spreads over the front
+// instead of taking the same gap `batch` times. A batch of 1 is the sequential method.
+void refine(SearchContext& C, int64_t total, int64_t batch) {
   // The features are the profiled next-token KL of each layer quantized alone, whatever metric
   // pruned and clustered: the objective is a KL, and on the built-in model the attention-output
   // error ranks one layer's pairs wrongly (layer 3: KV4 has 2.4x the output error of K8V4 but a
@@ -135,6 +169,10 @@ void refine(SearchContext& C, int64_t total) {
   const Sensitivity& s = *C.s;
   const Clustering& c = *C.c;
   const size_t layers = static_cast<size_t>(s.model.layers);
+  struct Candidate {
+    std::vector<size_t> lp;
+    double bytes, pred;
+  };
   while (static_cast<int64_t>(C.run_trials.size()) < total) {
     std::vector<std::vector<double>> features;
     std::vector<double> kl;
@@ -143,45 +181,58 @@ void refine(SearchContext& C, int64_t total) {
       kl.push_back(t.kl);
     }
     const std::vector<double> w = fit_cluster_weights(features, kl);
-    const std::vector<FrontPoint> evaluated = front_of(s, C.run_trials, C.budget);
-    std::vector<Point2> base;
-    for (const auto& p : evaluated) base.push_back({p.bytes_per_token, p.kl});
-    const double hv = hypervolume_2d(base, C.ref);
-
-    // The candidate whose predicted point adds the most hypervolume. When none is predicted to add
-    // any (the fit thinks the front is done), the one farthest in bytes from every evaluated point
-    // among those predicted on the front, so the measurement tests the fit where it knows least;
-    // when every candidate is predicted dominated, the one predicted closest to the front (the
-    // smallest ratio of its KL to the front's at its bytes): the budget is spent either way.
-    std::vector<size_t> best, explore, nearest;
-    double best_gain = 0, best_gap = -1, best_ratio = INFINITY;
+    std::vector<Candidate> candidates;
     for (const auto& choice : refine_candidates(s, c, m, w)) {
-      const auto lp = expand_choice(c, choice, layers);
+      auto lp = expand_choice(c, choice, layers);
       if (C.seen.count(lp)) continue;
       const double bytes = C.objective->bytes_per_token(lp);
       if (C.budget > 0 && bytes > C.budget) continue;
       const auto f = cluster_features(s, c, m, lp);
       double pred = 0;
       for (size_t k = 0; k < f.size(); ++k) pred += w[k] * f[k];
-      auto with = base;
-      with.push_back({bytes, pred});
-      const double gain = hypervolume_2d(with, C.ref) - hv;
-      if (gain > best_gain) best_gain = gain, best = lp;
-      double gap = INFINITY, stair = INFINITY;
-      bool dominated = false;
-      for (const auto& p : base) {
-        gap = std::min(gap, std::abs(p.cost - bytes));
-        if (p.cost <= bytes) stair = std::min(stair, p.error);
-        dominated = dominated || dominates(p, Point2{bytes, pred});
-      }
-      if (!dominated && gap > best_gap) best_gap = gap, explore = lp;
-      const double ratio = stair > 0 ? pred / stair : INFINITY;
-      if (nearest.empty() || ratio < best_ratio) best_ratio = ratio, nearest = lp;
+      candidates.push_back({std::move(lp), bytes, pred});
     }
-    if (best.empty()) best = explore;
-    if (best.empty()) best = nearest;
-    if (best.empty()) break;  // every configuration within the budget is evaluated
-    evaluate_trial(C, best);
+    std::vector<Point2> base;
+    for (const auto& p : front_of(s, C.run_trials, C.budget)) base.push_back({p.bytes_per_token, p.kl});
+    std::vector<bool> taken(candidates.size(), false);
+    std::vector<std::vector<size_t>> picks;
+    const int64_t want = std::min<int64_t>(batch, total - static_cast<int64_t>(C.run_trials.size()));
+    while (static_cast<int64_t>(picks.size()) < want) {
+      const double hv = hypervolume_2d(base, C.ref);
+      // The candidate whose predicted point adds the most hypervolume. When none is predicted to
+      // add any (the fit thinks the front is done), the one farthest in bytes from every evaluated
+      // point among those predicted on the front, so the measurement tests the fit where it knows
+      // least; when every candidate is predicted dominated, the one predicted closest to the front
+      // (the smallest ratio of its KL to the front's at its bytes): the budget is spent either way.
+      long best = -1, explore = -1, nearest = -1;
+      double best_gain = 0, best_gap = -1, best_ratio = INFINITY;
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        if (taken[i]) continue;
+        const Candidate& x = candidates[i];
+        auto with = base;
+        with.push_back({x.bytes, x.pred});
+        const double gain = hypervolume_2d(with, C.ref) - hv;
+        if (gain > best_gain) best_gain = gain, best = static_cast<long>(i);
+        double gap = INFINITY, stair = INFINITY;
+        bool dominated = false;
+        for (const auto& p : base) {
+          gap = std::min(gap, std::abs(p.cost - x.bytes));
+          if (p.cost <= x.bytes) stair = std::min(stair, p.error);
+          dominated = dominated || dominates(p, Point2{x.bytes, x.pred});
+        }
+        if (!dominated && gap > best_gap) best_gap = gap, explore = static_cast<long>(i);
+        const double ratio = stair > 0 ? x.pred / stair : INFINITY;
+        if (nearest < 0 || ratio < best_ratio) best_ratio = ratio, nearest = static_cast<long>(i);
+      }
+      if (best < 0) best = explore;
+      if (best < 0) best = nearest;
+      if (best < 0) break;  // every configuration within the budget is picked or evaluated
+      taken[static_cast<size_t>(best)] = true;
+      picks.push_back(candidates[static_cast<size_t>(best)].lp);
+      base.push_back({candidates[static_cast<size_t>(best)].bytes, candidates[static_cast<size_t>(best)].pred});
+    }
+    if (picks.empty()) break;
+    evaluate_trials(C, picks);
   }
 }
 
@@ -316,24 +367,35 @@ Front run_search(const Sensitivity& s, const Clustering& c, const Objective& obj
   f.hv_reference = ctx->ref;
   try {
     if (proxy_seeded) {
+      // The seeds are known at once: one batch whatever --batch says.
+      std::vector<std::vector<size_t>> seeds;
       for (const auto& p : spread_seeds(s, proxy_front, static_cast<size_t>(opt.population),
                                         opt.budget_bytes_per_token))
-        evaluate_trial(*ctx, expand_choice(c, p.choice, static_cast<size_t>(s.model.layers)));
+        seeds.push_back(expand_choice(c, p.choice, static_cast<size_t>(s.model.layers)));
+      evaluate_trials(*ctx, seeds);
       ctx->origin = "refine";
-      refine(*ctx, total);
+      refine(*ctx, total, opt.batch);
     } else {
       pagmo::problem prob{KvSearchProblem{ctx}};
       pagmo::population pop{prob, 0u, static_cast<unsigned>(opt.seed)};
       pagmo::detail::random_engine_type rng(static_cast<unsigned>(opt.seed));
       ctx->origin = "random";
-      while (pop.size() < static_cast<pagmo::population::size_type>(opt.population))
-        pop.push_back(pagmo::random_decision_vector(prob, rng));
+      // The random population drawn first and evaluated as one batch.
+      std::vector<pagmo::vector_double> xs;
+      pagmo::vector_double dvs;
+      for (int64_t i = 0; i < opt.population; ++i) {
+        xs.push_back(pagmo::random_decision_vector(prob, rng));
+        dvs.insert(dvs.end(), xs.back().begin(), xs.back().end());
+      }
+      const pagmo::vector_double fs = KvSearchProblem{ctx}.batch_fitness(dvs);
+      for (size_t i = 0; i < xs.size(); ++i) pop.push_back(xs[i], pagmo::vector_double(fs.begin() + static_cast<long>(2 * i), fs.begin() + static_cast<long>(2 * i + 2)));
       ctx->origin = "nsga2";
       if (opt.generations > 0) {
-        pagmo::algorithm algo{pagmo::nsga2(
-            static_cast<unsigned>(opt.generations), 0.95, 10.,
-            1.0 / static_cast<double>(std::max<size_t>(1, c.candidates.size())), 50.,
-            static_cast<unsigned>(opt.seed))};
+        pagmo::nsga2 nsga2(static_cast<unsigned>(opt.generations), 0.95, 10.,
+                           1.0 / static_cast<double>(std::max<size_t>(1, c.candidates.size())), 50.,
+                           static_cast<unsigned>(opt.seed));
+        nsga2.set_bfe(pagmo::bfe{pagmo::member_bfe{}});
+        pagmo::algorithm algo{nsga2};
         pop = algo.evolve(pop);
       }
     }

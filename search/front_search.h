@@ -33,6 +33,9 @@ struct SearchOptions {
   uint64_t seed = 0;
   double budget_bytes_per_token = 0;   // 0: no budget
   std::string journal_path;
+  // kvmix method: configurations the corrected proxy picks per round, evaluated together (over
+  // the ranks of an MPI job). The seeds are one batch, and NSGA-II's generations, whatever this is.
+  int64_t batch = 1;
 };
 
 // Thrown out of the search when `stop` is set; the journal holds everything finished.

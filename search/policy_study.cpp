@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "kvmix_version.h"
 #include "lib/io/atomic_file.h"              // append_line_synced
@@ -17,6 +18,7 @@
 #include "lib/io/json_number.h"
 #include "lib/cache/full_kv_cache.h"
 #include "lib/cache/make_kv_cache.h"
+#include "lib/kv_config.h"
 #include "lib/policies/policy_kv_cache.h"
 #include "lib/process/progress.h"
 #include "lib/rng.h"                      // fnv1a64
@@ -24,6 +26,7 @@
 #include "models/llama_forward.h"         // kv_shape
 #include "models/rope.h"                  // rope_inv_freq
 #include "search/task_eval.h"
+#include "search/team_work.h"
 
 namespace kvmix {
 namespace {
@@ -31,6 +34,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kJournalSchema = "kvmix.policies.journal";
+constexpr const char* kPolicyWork = "policy_run";
 constexpr int kJournalVersion = 1;
 // Elements per tensor that go into the weights fingerprint: a retrained checkpoint changes them
 // all, and reading a few thousand numbers costs nothing next to one evaluation.
@@ -40,7 +44,9 @@ struct Run {
   std::string label, policy, family;  // label: one table row; policy: one plot line
   double budget = 0;                  // 0: no budget (baselines)
   std::string cache;                  // the cache with its parameters: part of a journal key
-  CacheFactory factory;
+  // What any rank needs to build the run's cache (run_cache_factory): {"type": "fp16"},
+  // {"type": "policy", "policy", "budget", "options"} or {"type": "formats", "formats"}.
+  json spec;
 };
 
 std::string layers_description(const std::vector<LayerKvFormat>& layers) {
@@ -51,43 +57,71 @@ std::string layers_description(const std::vector<LayerKvFormat>& layers) {
   return s;
 }
 
-std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
-  const KvShape shape = kv_shape(m.config);
-  const int64_t layers = m.config.num_layers;
-  std::vector<Run> runs;
-  runs.push_back({"fp16", "fp16", "reference", 0, "fp16",
-                  [shape] { return std::make_unique<FullKvCache>(shape); }});
-  PolicyOptions po = o.policy;
+json formats_spec(const std::vector<LayerKvFormat>& formats) {
+  json f = json::array();
+  for (const auto& x : formats) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
+  return {{"type", "formats"}, {"formats", f}};
+}
+
+// StreamingLLM at positions within the cache needs the model's RoPE frequencies.
+PolicyOptions with_model_rope(const Model& m, PolicyOptions po) {
   if (po.streaming.cache_positions) {
     const at::Tensor f = rope_inv_freq(m.config).to(at::kCPU).to(at::kDouble).contiguous();
     po.streaming.rope_inv_freq.assign(f.data_ptr<double>(), f.data_ptr<double>() + f.numel());
   }
+  return po;
+}
+
+CacheFactory run_cache_factory(const Model& m, const json& spec) {
+  const KvShape shape = kv_shape(m.config);
+  const int64_t layers = m.config.num_layers;
+  const std::string type = spec.at("type").get<std::string>();
+  if (type == "fp16") return [shape] { return std::make_unique<FullKvCache>(shape); };
+  if (type == "policy") {
+    const PolicyKind kind = parse_policy(spec.at("policy").get<std::string>());
+    const double b = spec.at("budget").get<double>();
+    KVMIX_CHECK(b > 0 && b <= 1, "policy run: budget {} is not in (0, 1]", b);
+    const PolicyOptions po = with_model_rope(m, policy_options_from_json(spec.at("options"), "policy run"));
+    return [shape, layers, kind, b, po] {
+      return std::make_unique<PolicyKvCache>(shape, make_token_policy(kind, layers, po), b);
+    };
+  }
+  KVMIX_CHECK(type == "formats", "policy run of unknown type '{}'", type);
+  std::vector<LayerKvFormat> formats;
+  for (const auto& x : spec.at("formats"))
+    formats.push_back({format_from_json(x.at("k"), "policy run"), format_from_json(x.at("v"), "policy run")});
+  KVMIX_CHECK(static_cast<int64_t>(formats.size()) == layers, "policy run: {} layer formats for {} layers",
+              formats.size(), layers);
+  // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
+  // (lib/cache/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
+  return [shape, formats] { return make_kv_cache(CacheKind::kFakeQuant, shape, formats); };
+}
+
+std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
+  const int64_t layers = m.config.num_layers;
+  std::vector<Run> runs;
+  runs.push_back({"fp16", "fp16", "reference", 0, "fp16", {{"type", "fp16"}}});
+  const PolicyOptions po = with_model_rope(m, o.policy);
   for (PolicyKind kind : o.policies) {
     const bool mixed = kind == PolicyKind::kMikv || kind == PolicyKind::kZipvl;
     const char* family = kind == PolicyKind::kVidKv ? "quantization" : mixed ? "mixed" : "eviction";
     const std::string policy = make_token_policy(kind, layers, po)->describe();
     for (double b : o.budgets)
-      runs.push_back({fmt::format("{} {:g}%", policy_name(kind), 100 * b), policy_name(kind),
-                      family, b, fmt::format("{} at budget {}", policy, b),
-                      [shape, layers, kind, b, po] {
-                        return std::make_unique<PolicyKvCache>(
-                            shape, make_token_policy(kind, layers, po), b);
-                      }});
+      runs.push_back({fmt::format("{} {:g}%", policy_name(kind), 100 * b), policy_name(kind), family, b,
+                      fmt::format("{} at budget {}", policy, b),
+                      {{"type", "policy"},
+                       {"policy", policy_name(kind)},
+                       {"budget", b},
+                       {"options", policy_options_to_json(o.policy)}}});
   }
-  // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
-  // (lib/cache/fake_quant_kv_cache.h), and it takes the left-padded batches of the generation pass
   for (const KvPair& p : o.kivi) {
     const auto formats = uniform_layers(Scheme::kKivi, p, layers);
     runs.push_back({"kivi " + pair_name(p), "kivi", "quantization", 0, layers_description(formats),
-                    [shape, formats] {
-                      return make_kv_cache(CacheKind::kFakeQuant, shape, formats);
-                    }});
+                    formats_spec(formats)});
   }
   for (const EvalConfig& c : o.configs)
     runs.push_back({"kvmix " + c.name, "kvmix", "quantization", 0, layers_description(c.layers),
-                    [shape, formats = c.layers] {
-                      return make_kv_cache(CacheKind::kFakeQuant, shape, formats);
-                    }});
+                    formats_spec(c.layers)});
   return runs;
 }
 
@@ -274,6 +308,60 @@ std::pair<std::vector<double>, std::vector<int64_t>> per_sample_nll(
 
 }  // namespace
 
+json policy_run_work(const Model& m, const Tokenizer& tok, const json& item, WorkCache& cache,
+                     const std::atomic<bool>* stop) {
+  struct TaskContext {
+    TaskData data;
+    EvalOptions eval;
+  };
+  const json& context = item.at("context");
+  const std::string key = work_context_key(kPolicyWork, context);
+  const auto ctx = cache.get<TaskContext>(key, [&] {
+    TaskContext c;
+    c.data = task_data_from_json(context.at("data"), "policy work item");
+    c.eval.batch = context.at("batch").get<int64_t>();
+    c.eval.progress = false;
+    return c;
+  });
+  EvalOptions eo = ctx->eval;
+  eo.stop = stop;
+  const TaskData& data = ctx->data;
+  const KvShape shape = kv_shape(m.config);
+  const double fp16_bytes_per_token =
+      static_cast<double>(shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
+  const CacheFactory factory = run_cache_factory(m, item.at("run"));
+  const std::string ref_key = key + '\0' + "reference";
+  TaskScore s;
+  std::vector<at::Tensor> logprobs;  // this run's: the per-sample NLL of the intervals
+  if (item.at("reference").get<bool>()) {
+    ReferenceLogprobs out;
+    s = evaluate_task(m, tok, data, factory, eo, nullptr, &out);
+    logprobs = out.logprobs;
+    cache.get<ReferenceLogprobs>(ref_key, [&] { return std::move(out); });
+  } else {
+    // This rank has not run the task's fp16 pass (another did, or the journal held it): the
+    // teacher-forced pass alone gives its log-probs again, the same numbers for the same model.
+    const auto ref = cache.get<ReferenceLogprobs>(ref_key, [&] {
+      ReferenceLogprobs r;
+      r.logprobs = teacher_forced_logprobs(m, data, run_cache_factory(m, {{"type", "fp16"}}), eo, nullptr, nullptr);
+      return r;
+    });
+    ReferenceLogprobs own;
+    s = evaluate_task(m, tok, data, factory, eo, ref.get(), &own);
+    logprobs = std::move(own.logprobs);
+  }
+  const auto [sample_nll, sample_tokens] = per_sample_nll(data, logprobs);
+  const double frac = s.tokens_held ? static_cast<double>(s.true_bytes) /
+                                          (static_cast<double>(s.tokens_held) * fp16_bytes_per_token)
+                                    : 0.0;
+  json result = {{"task", s.task},         {"metric", s.metric},         {"score", s.score},
+                 {"nll", s.nll},           {"kl", s.kl},                 {"kl_p95", s.kl_p95},
+                 {"samples", s.samples},   {"tokens", s.tokens_held},    {"true_bytes", s.true_bytes},
+                 {"bytes_fraction", frac}, {"sample_nll", sample_nll},   {"sample_tokens", sample_tokens}};
+  if (s.metric == "exact_match") result["correct"] = s.correct;
+  return result;
+}
+
 std::vector<PolicyStudyTask> prepare_policy_study_tasks(const std::vector<TaskSpec>& specs,
                                                         const Tokenizer& tok) {
   std::vector<PolicyStudyTask> out;
@@ -304,20 +392,21 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
                    opt.journal_path, found, runs.size() * tasks.size());
   }
 
-  EvalOptions eo;
-  eo.batch = opt.batch;
-  eo.progress = false;
-  std::vector<ReferenceLogprobs> refs(tasks.size());
-  std::vector<bool> have_ref(tasks.size(), false);
-  json results = json::array();
-  Progress progress("policies", static_cast<int64_t>(runs.size() * tasks.size()), opt.progress);
-  for (size_t ri = 0; ri < runs.size(); ++ri) {
-    const Run& r = runs[ri];
-    const bool reference = ri == 0;  // the fp16 cache
+  // The (run, task) pairs the journal does not hold, evaluated over the ranks of an MPI job
+  // (search/team_work.h), each journaled as it arrives: a killed job loses at most those in flight.
+  std::vector<json> contexts;
+  for (const auto& t : tasks) contexts.push_back({{"data", task_data_to_json(t.data)}, {"batch", opt.batch}});
+  std::vector<std::optional<json>> cell(runs.size() * tasks.size());
+  std::vector<json> items;
+  std::vector<size_t> item_cell;
+  std::vector<json> keys(cell.size());
+  Progress progress("policies", static_cast<int64_t>(cell.size()), opt.progress);
+  for (size_t ri = 0; ri < runs.size(); ++ri)
     for (size_t ti = 0; ti < tasks.size(); ++ti) {
+      const size_t c = ri * tasks.size() + ti;
       const TaskData& data = tasks[ti].data;
-      const json key = journal_key(r, data, fingerprints[ti]);
-      if (auto it = done.find(key.dump()); it != done.end()) {
+      keys[c] = journal_key(runs[ri], data, fingerprints[ti]);
+      if (auto it = done.find(keys[c].dump()); it != done.end()) {
         // The key names the task's data by fingerprint, so these hold for an honest journal.
         const json& r = it->second.result;
         KVMIX_CHECK(r["samples"] == data.prompts.size(),
@@ -327,47 +416,38 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
                     "{}: field 'result.metric' is {}, but task {} is scored by {}",
                     it->second.where, describe_json(r["metric"]), data.name,
                     data.generative ? "exact_match" : "perplexity");
-        results.push_back(r);
+        cell[c] = r;
         progress.advance();
         continue;
       }
-      progress.set_note(r.label + " / " + data.name);
-      // The fp16 result was read back, so its log-probs (the KL reference) are not in memory:
-      // the teacher-forced pass alone gives them again, the same numbers for the same model.
-      if (!reference && !have_ref[ti]) {
-        refs[ti].logprobs =
-            teacher_forced_logprobs(m, data, runs.front().factory, eo, nullptr, nullptr);
-        have_ref[ti] = true;
-      }
-      ReferenceLogprobs own;  // this run's log-probs: the per-sample NLL of the intervals
-      const TaskScore s = evaluate_task(m, tok, data, r.factory, eo,
-                                        reference ? nullptr : &refs[ti],
-                                        reference ? &refs[ti] : &own);
-      if (reference) have_ref[ti] = true;
-      const auto [sample_nll, sample_tokens] =
-          per_sample_nll(data, reference ? refs[ti].logprobs : own.logprobs);
-      const double frac =
-          s.tokens_held ? static_cast<double>(s.true_bytes) /
-                              (static_cast<double>(s.tokens_held) * fp16_bytes_per_token)
-                        : 0.0;
-      json result = {{"label", r.label}, {"policy", r.policy}, {"family", r.family},
-                           {"budget", r.budget}, {"task", s.task}, {"metric", s.metric},
-                           {"score", s.score}, {"nll", s.nll}, {"kl", s.kl}, {"kl_p95", s.kl_p95},
-                           {"samples", s.samples}, {"tokens", s.tokens_held},
-                           {"true_bytes", s.true_bytes}, {"bytes_fraction", frac},
-                           {"sample_nll", sample_nll}, {"sample_tokens", sample_tokens}};
-      if (s.metric == "exact_match") result["correct"] = s.correct;
-      spdlog::debug("{} / {}: {} {:.4f}, {:.1f}% bytes", r.label, s.task, s.metric, s.score,
-                    100 * frac);
-      if (!opt.journal_path.empty()) {
-        if (journalable(result))
-          append_line_synced(opt.journal_path, json{{"run", key}, {"result", result}}.dump());
-        else
-          spdlog::warn("{} / {}: a non-finite score is not journaled", r.label, s.task);
-      }
-      results.push_back(result);
-      progress.advance();
+      // In the study's order, fp16 first: a rank keeps each task's reference once made (WorkCache).
+      items.push_back({{"kind", kPolicyWork}, {"context", contexts[ti]}, {"run", runs[ri].spec}, {"reference", ri == 0}});
+      item_cell.push_back(c);
     }
+  WorkCache cache;
+  share_work(m, tok, cache, items, opt.stop, [&](size_t i, const json& score) {
+    const size_t c = item_cell[i];
+    const Run& r = runs[c / tasks.size()];
+    json result = {{"label", r.label}, {"policy", r.policy}, {"family", r.family}, {"budget", r.budget}};
+    result.update(score);
+    spdlog::debug("{} / {}: {} {:.4f}, {:.1f}% bytes", r.label, result["task"].get<std::string>(),
+                  result["metric"].get<std::string>(), result["score"].get<double>(),
+                  100 * result["bytes_fraction"].get<double>());
+    if (!opt.journal_path.empty()) {
+      if (journalable(result))
+        append_line_synced(opt.journal_path, json{{"run", keys[c]}, {"result", result}}.dump());
+      else
+        spdlog::warn("{} / {}: a non-finite score is not journaled", r.label, result["task"].get<std::string>());
+    }
+    progress.set_note(r.label + " / " + result["task"].get<std::string>());
+    progress.advance();
+    cell[c] = std::move(result);
+  });
+  json results = json::array();
+  for (const auto& r : cell) {
+    if (!r) throw Interrupted(fmt::format("policy study stopped; finished runs are kept{}",
+                                          opt.journal_path.empty() ? "" : " in " + opt.journal_path));
+    results.push_back(*r);
   }
   progress.finish();
 

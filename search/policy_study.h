@@ -24,6 +24,7 @@
 // budgets or tasks reads back what it shares with the first.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "models/model.h"
 #include "search/eval_run.h"            // EvalConfig
 #include "search/task_data.h"           // TaskData, TaskSpec
+#include "search/team_work.h"
 
 namespace kvmix {
 
@@ -58,13 +60,23 @@ struct PolicyStudyOptions {
   uint64_t seed = 0;                                  // recorded
   std::string journal_path;                           // empty: no journal, nothing resumes
   bool progress = true;
+  // Polled between runs and before each batch: when set, the study throws kvmix::Interrupted,
+  // its finished runs journaled.
+  const std::atomic<bool>* stop = nullptr;
 };
 
-// Runs (or, from the journal, replays) every (run, task) and returns the study JSON above.
+// Runs (or, from the journal, replays) every (run, task) and returns the study JSON above. The runs
+// are shared over the ranks of an MPI job (search/team_work.h); a run's result does not depend on
+// the rank that made it.
 // Throws kvmix::Error for a budget outside (0, 1] and for a journal that is corrupt or belongs to
 // another study.
 nlohmann::json run_policy_study(const Model& m, const Tokenizer& tok,
                                 const std::vector<PolicyStudyTask>& tasks,
                                 const PolicyStudyOptions& opt);
+
+// A "policy_run" work item: one run (its cache spec) on one task; the task's fp16 log-probs are
+// made once per rank and kept in `cache`.
+nlohmann::json policy_run_work(const Model& m, const Tokenizer& tok, const nlohmann::json& item, WorkCache& cache,
+                               const std::atomic<bool>* stop);
 
 }  // namespace kvmix

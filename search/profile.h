@@ -12,6 +12,8 @@
 //     by construction). The attention-level errors come from layer l alone.
 // The continuation attends to the quantized prompt cache and to itself in full precision (the
 // cache semantics of lib/cache/kv_cache.h for a chunk), so the prompt is what is quantized.
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "models/model.h"
 #include "search/sensitivity.h"
 #include "search/task_data.h"
+#include "search/team_work.h"
 
 namespace kvmix {
 
@@ -43,6 +46,13 @@ struct ProfileOptions {
   std::string checkpoint_key;
 };
 
+// Shares its work over the ranks of an MPI job (search/team_work.h): one item per calibration
+// batch and layer, whose cells any rank computes alike, so the profile does not depend on the
+// number of ranks.
 Sensitivity run_profile(const Model& m, const Tokenizer& tok, const ProfileOptions& opt);
+
+// A "profile_layer" work item: one batch's full-precision record (kept for the batch's next
+// layer), then every pair's cell for the item's layer.
+nlohmann::json profile_layer_work(const Model& m, const nlohmann::json& item, WorkCache& cache);
 
 }  // namespace kvmix

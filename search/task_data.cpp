@@ -89,6 +89,39 @@ const char* scoring_name(AnswerScoring s) {
   return s == AnswerScoring::kExact ? "exact" : "last_number";
 }
 
+nlohmann::json task_data_to_json(const TaskData& d) {
+  return {{"name", d.name},
+          {"generative", d.generative},
+          {"scoring", scoring_name(d.scoring)},
+          {"max_new_tokens", d.max_new_tokens},
+          {"prompts", d.prompts},
+          {"continuations", d.continuations},
+          {"answers", d.answers}};
+}
+
+TaskData task_data_from_json(const nlohmann::json& j, const std::string& where) {
+  try {
+    TaskData d;
+    d.name = j.at("name").get<std::string>();
+    d.generative = j.at("generative").get<bool>();
+    const std::string scoring = j.at("scoring").get<std::string>();
+    KVMIX_CHECK(scoring == "exact" || scoring == "last_number", "{}: unknown answer scoring '{}'", where, scoring);
+    d.scoring = scoring == "exact" ? AnswerScoring::kExact : AnswerScoring::kLastNumber;
+    d.max_new_tokens = j.at("max_new_tokens").get<int64_t>();
+    KVMIX_CHECK(d.max_new_tokens >= 0, "{}: max_new_tokens {} < 0", where, d.max_new_tokens);
+    d.prompts = j.at("prompts").get<std::vector<std::vector<int64_t>>>();
+    d.continuations = j.at("continuations").get<std::vector<std::vector<int64_t>>>();
+    d.answers = j.at("answers").get<std::vector<std::string>>();
+    KVMIX_CHECK(d.continuations.size() == d.prompts.size(), "{}: {} prompts, {} continuations", where,
+                d.prompts.size(), d.continuations.size());
+    KVMIX_CHECK(!d.generative || d.answers.size() == d.prompts.size(), "{}: {} prompts, {} answers", where,
+                d.prompts.size(), d.answers.size());
+    return d;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("{}: malformed task data: {}", where, e.what()));
+  }
+}
+
 bool answer_correct(const std::string& generated, const std::string& answer, AnswerScoring s) {
   if (s == AnswerScoring::kLastNumber) {
     auto strip = [](std::string x) {

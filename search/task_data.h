@@ -1,6 +1,8 @@
 #pragma once
 // A task materialized as token ids: what every evaluation (eval, profile, search, policies)
 // consumes. Built once per run from a TaskSpec and a tokenizer.
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,5 +57,11 @@ bool answer_correct(const std::string& generated, const std::string& answer, Ans
 
 // "exact" or "last_number": how files that carry samples to other engines name the scoring.
 const char* scoring_name(AnswerScoring s);
+
+// A materialized task as JSON, token ids and all: how work items (search/team_work.h) carry their
+// samples to other ranks, which then need neither the task files nor the tokenizer's encoder.
+// The reader checks every field, naming `where`.
+nlohmann::json task_data_to_json(const TaskData& d);
+TaskData task_data_from_json(const nlohmann::json& j, const std::string& where);
 
 }  // namespace kvmix

@@ -16,7 +16,6 @@
 #include "models/llama_forward.h"
 
 namespace kvmix {
-namespace {
 
 // A step of zero never advances the loops below (they would spin forever); negative ones index
 // backwards. The command line refuses both; this guards every other caller.
@@ -25,6 +24,8 @@ void check_eval_options(const EvalOptions& opt) {
   KVMIX_CHECK(opt.decode_chunk > 0, "decode chunk must be at least 1 token, got {}",
               opt.decode_chunk);
 }
+
+namespace {
 
 void check_stop(const EvalOptions& opt) {
   if (opt.stop && opt.stop->load()) throw Interrupted("evaluation stopped");

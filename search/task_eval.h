@@ -38,6 +38,9 @@ struct EvalOptions {
   std::function<void(const TaskData&, const TaskScore&)> on_scored;
 };
 
+// A kvmix::Error for a batch or decode chunk below 1.
+void check_eval_options(const EvalOptions& opt);
+
 // Per-sample log-probabilities of the continuation positions, [len_i, vocab] each.
 struct ReferenceLogprobs {
   std::vector<at::Tensor> logprobs;

@@ -84,6 +84,7 @@ void check_search_stage_options(const SearchStageOptions& o) {
         fmt::format("--population must be a multiple of 4 from 8 to 4096 (pagmo's NSGA-II), not {}", o.population));
   usage(o.generations >= 0 && o.generations <= 100000,
         fmt::format("--generations must be from 0 to 100000, not {}", o.generations));
+  usage(o.proposals >= 1 && o.proposals <= 4096, fmt::format("--proposals must be from 1 to 4096, not {}", o.proposals));
   usage(std::isfinite(o.budget_bits) && o.budget_bits >= 0 && o.budget_bits <= 64,
         fmt::format("--budget-bits must be 0 (no budget) or a number of true bits up to 64, not {}", o.budget_bits));
 }
@@ -142,6 +143,7 @@ SearchStageResult search_stage(const Model& m, const Tokenizer& tok, const Sensi
   so.method = o.method;
   so.population = o.population;
   so.generations = o.generations;
+  so.batch = o.proposals;
   so.seed = o.seed;
   // K and V elements of one token over all layers: bits per element -> bytes per token.
   const double elems = 2.0 * static_cast<double>(s.model.layers * s.model.kv_heads * s.model.head_dim);

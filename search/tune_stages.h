@@ -49,6 +49,7 @@ struct SearchStageOptions {
   double cluster_threshold = 0.3;
   int64_t population = 8;
   int64_t generations = 2;
+  int64_t proposals = 1;        // kvmix method: configurations proposed per round (SearchOptions::batch)
   double budget_bits = 0;       // true bits per element, 0: none
   uint64_t seed = 0;
   SearchMethod method = SearchMethod::kKvmix;  // or kvtuner: random start, no proxy seeding

@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "apps/kvmix/command.h"
+#include "lib/process/team.h"
+#include "search/team_work.h"
 #include "apps/kvmix/model_options.h"
 #include "apps/kvmix/option_checks.h"
 #include "lib/io/atomic_file.h"
@@ -108,6 +110,7 @@ int run_eval_command(const EvalOptions& o) {
     throw UsageError("--out and --samples-out name the same file " + o.out);
 
   auto rt = load_runtime(o.model);
+  if (team().rank > 0) return serve_team(rt.model, rt.tokenizer);
   if (o.configs.empty())
     for (Scheme s : schemes) check_scheme_fits(s, rt.model.config.head_dim);
   auto configs = o.configs.empty() ? uniform_eval_configs(schemes, pairs, rt.model.config.num_layers)
@@ -176,7 +179,7 @@ Command setup_eval(CLI::App& parent) {
                   "Write per-sample results here (JSON): each task's token ids, and per config "
                   "and task the KL of each sample, its answer and score")
       ->check(output_file());
-  return {sub, [o] { return run_eval_command(*o); }};
+  return {sub, [o] { return run_eval_command(*o); }, /*team=*/true};
 }
 
 }  // namespace

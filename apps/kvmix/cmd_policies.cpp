@@ -8,6 +8,9 @@
 #include <cstdio>
 
 #include "apps/kvmix/command.h"
+#include "apps/kvmix/stage_options.h"  // stop_on_sigint
+#include "lib/process/team.h"
+#include "search/team_work.h"
 #include "apps/kvmix/model_options.h"
 #include "apps/kvmix/option_checks.h"
 #include "lib/io/atomic_file.h"
@@ -63,7 +66,10 @@ int run_policies_command(const PoliciesOptions& o) {
   for (const char* ext : {".json", ".md", ".dat", ".gp", ".png", ".journal.jsonl"})
     refuse_output_over_inputs(o.out + ext, "--out", inputs);
 
+  const std::atomic<bool>& stop = stop_on_sigint();
+  so.stop = &stop;
   auto rt = load_runtime(o.model);
+  if (team().rank > 0) return serve_team(rt.model, rt.tokenizer);
   if (!so.kivi.empty()) check_scheme_fits(Scheme::kKivi, rt.model.config.head_dim);
   for (const auto& f : o.configs)
     so.configs.push_back(eval_config_from_file(f, kv_shape(rt.model.config)));
@@ -124,7 +130,7 @@ Command setup_policies(CLI::App& parent) {
                   "Output prefix: PREFIX.json, .md, .dat, .gp, .png; PREFIX.journal.jsonl keeps "
                   "finished runs, so the same command run again continues where it stopped")
       ->check(non_empty())->capture_default_str();
-  return {sub, [o] { return run_policies_command(*o); }};
+  return {sub, [o] { return run_policies_command(*o); }, /*team=*/true};
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include "apps/kvmix/stage_options.h"
 #include "search/run_timing.h"
 #include "base/error.h"
+#include "lib/process/team.h"
+#include "search/team_work.h"
 
 namespace fs = std::filesystem;
 
@@ -29,13 +31,14 @@ int run_profile_command(const ProfileCommandOptions& o) {
   const fs::path out(o.out);
   // The heatmap takes the file's name with .png: it must not land on the sensitivity file itself.
   if (out.extension() == ".png") throw UsageError("profile: --out " + o.out + " must not end in .png");
-  if (out.has_parent_path()) {
+  if (out.has_parent_path() && team().rank == 0) {
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
     KVMIX_CHECK(!ec, "{}: cannot create the output folder: {}", out.parent_path().string(), ec.message());
   }
   const std::atomic<bool>& stop = stop_on_sigint();
   const auto rt = load_runtime(o.model);
+  if (team().rank > 0) return serve_team(rt.model, rt.tokenizer);
   const Sensitivity s = profile_stage(rt.model, rt.tokenizer, o.profile, o.out, &stop);
   const std::string png = fs::path(out).replace_extension(".png").string();
   plot_sensitivity_heatmap(s, ErrorMetric::kOutRelErr, png);
@@ -52,7 +55,7 @@ Command setup_profile(CLI::App& parent) {
   add_profile_stage_options(sub, o->profile);
   sub->add_option("-o,--out", o->out, "Sensitivity file to write (JSON; the heatmap goes beside it as .png)")
       ->capture_default_str();
-  return {sub, [o] { return run_profile_command(*o); }};
+  return {sub, [o] { return run_profile_command(*o); }, /*team=*/true};
 }
 
 }  // namespace

@@ -17,6 +17,8 @@
 #include <iostream>
 
 #include "apps/kvmix/command.h"
+#include "lib/process/team.h"
+#include "search/team_work.h"
 #include "apps/kvmix/model_options.h"
 #include "apps/kvmix/stage_options.h"
 #include "search/run_timing.h"
@@ -132,6 +134,7 @@ int run_search_command(const SearchCommandOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::atomic<bool>& stop = stop_on_sigint();
   const auto rt = load_runtime(o.model);
+  if (team().rank > 0) return serve_team(rt.model, rt.tokenizer);
   const Sensitivity s = load_sensitivity_for(o.sensitivity, rt.model);
   if (!o.sweep_thresholds.empty()) {
     // Needs no model evaluation: choosing --cluster-threshold before paying for a search.
@@ -209,7 +212,7 @@ Command setup_search(CLI::App& parent) {
                   "on the same figures without evaluating again")
       ->check(CLI::ExistingFile)
       ->excludes(ex);
-  return {sub, [o] { return run_search_command(*o); }};
+  return {sub, [o] { return run_search_command(*o); }, /*team=*/true};
 }
 
 }  // namespace

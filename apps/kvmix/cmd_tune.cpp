@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "apps/kvmix/command.h"
+#include "lib/process/team.h"
+#include "search/team_work.h"
 #include "apps/kvmix/model_options.h"
 #include "apps/kvmix/stage_options.h"
 #include "search/tune.h"
@@ -25,6 +27,7 @@ int run_tune_command(TuneCommandOptions o) {
   check_tune_options(o.tune);  // before the model loads: a bad option costs nothing
   const std::atomic<bool>& stop = stop_on_sigint();
   const auto rt = load_runtime(o.model);
+  if (team().rank > 0) return serve_team(rt.model, rt.tokenizer);
   const TuneResult r = run_tune(rt.model, rt.tokenizer, o.tune, o.out, &stop);
   if (!r.complete) {
     spdlog::warn("interrupted: rerun the same command to continue from {}", o.out);
@@ -51,7 +54,7 @@ Command setup_tune(CLI::App& parent) {
   sub->add_option("--max-kl", o->tune.max_kl, "Chosen config: fewest bytes with calibration KL <= this")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
-  return {sub, [o] { return run_tune_command(*o); }};
+  return {sub, [o] { return run_tune_command(*o); }, /*team=*/true};
 }
 
 }  // namespace

@@ -14,6 +14,10 @@ namespace kvmix::app {
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;  // returns the process exit status
+  // Runs as the ranks of an MPI job (`mpirun -np N kvmix ...`, lib/process/team.h): rank 0 runs the
+  // command, the others serve its work items once the model is loaded. Other commands refuse to
+  // start on several ranks.
+  bool team = false;
 };
 
 using SetupFn = Command (*)(CLI::App& parent);

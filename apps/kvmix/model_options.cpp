@@ -7,6 +7,7 @@
 
 #include "apps/kvmix/value_checks.h"
 #include "lib/process/cpu_threads.h"
+#include "lib/process/team.h"
 #include "base/error.h"
 #include "lib/io/paths.h"
 #include "models/device.h"
@@ -73,10 +74,17 @@ Model load_model_only(const ModelOptions& given) {
   if (given.threads < 0 || given.threads > max_threads())
     throw UsageError(fmt::format("--threads {} is outside [0, {}]", given.threads, max_threads()));
   ModelOptions o = given;
+  // The ranks of an MPI job on one node take one GPU each, in turn, when --device names no index.
+  if (team().size > 1 && o.device == "cuda") {
+    const CudaRuntime cuda = cuda_runtime();
+    if (cuda.devices > 0) o.device = fmt::format("cuda:{}", team().local_rank % cuda.devices);
+  }
   resolve_model_options(o);
-  // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores".
-  const unsigned hw = std::thread::hardware_concurrency();
-  set_cpu_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, hw)));
+  // libtorch's own default is the physical core count (1 on a 2-vCPU machine), not "all cores";
+  // the ranks of an MPI job on one node share the cores.
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const int share = std::max(1, static_cast<int>(hw) / team().local_size);
+  set_cpu_threads(o.threads > 0 ? o.threads : share);
   const std::string dir = model_dir(o);
   const at::ScalarType dtype = o.dtype == "bf16"   ? at::kBFloat16
                                : o.dtype == "fp16" ? at::kHalf

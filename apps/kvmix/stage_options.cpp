@@ -106,6 +106,11 @@ void add_search_stage_options(CLI::App* sub, SearchStageOptions& o) {
                   "Generations: NSGA-II's (kvtuner); kvmix spends the same population x (1 + generations) evaluations")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))
       ->capture_default_str();
+  sub->add_option("--proposals", o.proposals,
+                  "kvmix method: configurations proposed per round and evaluated together (with mpirun, on "
+                  "several ranks at once; the front depends on this, not on the number of ranks)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}))
+      ->capture_default_str();
   sub->add_option("--budget-bits", o.budget_bits, "True bits per element at most (0: no budget)")
       ->check(finite_at_least(0) & CLI::Range(0.0, 64.0))
       ->capture_default_str();

@@ -1,6 +1,8 @@
 #pragma once
 // Builds a token policy from its name: the one place names are parsed (no magic strings past the
 // edge: DESIGN.md, "Coding habits").
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +37,12 @@ struct PolicyOptions {
 PolicyKind parse_policy(const std::string& name);
 const char* policy_name(PolicyKind k);
 std::vector<PolicyKind> all_policies();
+
+// Every parameter as JSON, and back (checked, naming `where`): how a policy study's run reaches
+// another rank of an MPI job (search/policy_study.h). StreamingLLM's RoPE frequencies are left out:
+// they are the model's, and each rank fills them in from its copy.
+nlohmann::json policy_options_to_json(const PolicyOptions& o);
+PolicyOptions policy_options_from_json(const nlohmann::json& j, const std::string& where);
 
 std::unique_ptr<TokenPolicy> make_token_policy(PolicyKind k, int64_t layers,
                                                const PolicyOptions& o = {});

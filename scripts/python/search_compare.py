@@ -123,12 +123,12 @@ def optuna_curve(client, sampler, max_evaluations, max_trials):
     return curve, trials
 
 
-def kvmix_curve(args, method, seed, generations, work):
+def kvmix_curve(args, method, seed, generations, work, proposals=1):
     """hypervolume_curve of `kvmix search --method METHOD --objective-table` (front.json)."""
-    out = os.path.join(work, f"{method}-{seed}")
+    out = os.path.join(work, f"{method}-{seed}-{proposals}")
     command = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
                "--cluster-threshold", str(args.cluster_threshold), "--objective-table", args.table,
-               "--method", method, "--seed", str(seed),
+               "--method", method, "--seed", str(seed), "--proposals", str(proposals),
                "--generations", str(generations), "--threads", "1", "--out", out, "--quiet"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "front.json"), encoding="utf-8") as f:
@@ -210,7 +210,9 @@ def main():
                    help="kvmix's method spends 8 x (1 + this) evaluations")
     p.add_argument("--pagmo-generations", type=int, default=124,
                    help="pagmo's NSGA-II: 8 x (1 + this) fitness calls")
-    p.add_argument("--methods", default="optuna-nsga2,random,kvmix,pagmo-nsga2")
+    p.add_argument("--methods", default="optuna-nsga2,random,kvmix,pagmo-nsga2",
+                   help="also kvmix-proposals-B: kvmix's method proposing B configurations per round "
+                        "(`--proposals B`, what the ranks of an MPI job evaluate together)")
     p.add_argument("--out", required=True)
     p.add_argument("--plot")
     p.add_argument("--replot", action="store_true", help="only redraw --plot from an existing --out")
@@ -252,6 +254,9 @@ def main():
                     notes.append({"seed": seed, "trials": trials, "evaluations": len(curve)})
                 elif method == "kvmix":
                     curve = kvmix_curve(args, "kvmix", seed, args.kvmix_generations, work)
+                elif method.startswith("kvmix-proposals-") and method[len("kvmix-proposals-"):].isdigit():
+                    curve = kvmix_curve(args, "kvmix", seed, args.kvmix_generations, work,
+                                        int(method[len("kvmix-proposals-"):]))
                 elif method == "pagmo-nsga2":
                     curve = kvmix_curve(args, "kvtuner", seed, args.pagmo_generations, work)
                 else:
