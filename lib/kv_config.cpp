@@ -88,6 +88,22 @@ QuantFormat format_from_json(const nlohmann::json& j, const std::string& where) 
   return uniform_format(b, axis, group, residual, j.value("symmetric", false), sd);
 }
 
+nlohmann::json layer_formats_to_json(const std::vector<LayerKvFormat>& layers) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& x : layers) out.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
+  return out;
+}
+
+std::vector<LayerKvFormat> layer_formats_from_json(const nlohmann::json& j, const std::string& where) {
+  KVMIX_CHECK(j.is_array(), "{}: layer formats must be a list", where);
+  std::vector<LayerKvFormat> out;
+  for (const auto& x : j) {
+    KVMIX_CHECK(x.is_object() && x.contains("k") && x.contains("v"), "{}: a layer's formats need 'k' and 'v'", where);
+    out.push_back({format_from_json(x.at("k"), where), format_from_json(x.at("v"), where)});
+  }
+  return out;
+}
+
 nlohmann::json kv_config_to_json(const KvConfig& c) {
   using nlohmann::json;
   json formats = json::object(), layers = json::array();

@@ -54,6 +54,9 @@ void save_kv_config(const KvConfig& c, const std::string& path);  // atomic, val
 // Format <-> JSON (the "formats" table entries).
 nlohmann::json format_to_json(const QuantFormat& f);
 QuantFormat format_from_json(const nlohmann::json& j, const std::string& where);
+// Per-layer formats as [{"k": format, "v": format}, ...], and back (work items of MPI ranks).
+nlohmann::json layer_formats_to_json(const std::vector<LayerKvFormat>& layers);
+std::vector<LayerKvFormat> layer_formats_from_json(const nlohmann::json& j, const std::string& where);
 
 // Refuses a config written for another model shape, saying which field differs.
 void check_kv_config_matches(const KvConfig& c, const KvShape& model, const std::string& source);

@@ -5,7 +5,8 @@
 # Targets, one per reader of an outside file: safetensors (header), checkpoint_index (shard
 # index), model_config (config.json), tokenizer (tokenizer.json), tokenizer_config
 # (tokenizer_config.json), kv_config, sensitivity, front, journal (the search journal),
-# kvtuner_yaml (KVTuner presets), task_file (.txt/.jsonl tasks).
+# policy_journal (the policy study's journal), kvtuner_yaml (KVTuner presets), task_file
+# (.txt/.jsonl tasks).
 # KVMIX_FUZZ_FLAGS adds libFuzzer flags, e.g. KVMIX_FUZZ_FLAGS="-fork=1 -ignore_crashes=1" to go
 # on fuzzing past a crash already reported (each crash is still written to the artifacts folder).
 # New corpus entries go to build-fuzz/corpus/TARGET/, crashing inputs to
@@ -17,7 +18,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(safetensors checkpoint_index model_config tokenizer tokenizer_config
-                                kv_config sensitivity front journal kvtuner_yaml task_file)
+                                kv_config sensitivity front journal policy_journal kvtuner_yaml task_file)
 
 if ! command -v clang++ >/dev/null || ! clang++ -fsanitize=fuzzer -x c++ -o /dev/null - \
      <<<'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' 2>/dev/null; then

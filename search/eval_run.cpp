@@ -101,9 +101,7 @@ nlohmann::json eval_work(const Model& m, const Tokenizer& tok, const nlohmann::j
     cache.get<ReferenceLogprobs>(ref_key, [&] { return std::move(out); });
     return score_to_json(s);
   }
-  std::vector<LayerKvFormat> formats;
-  for (const auto& x : item.at("formats"))
-    formats.push_back({format_from_json(x.at("k"), "eval work item"), format_from_json(x.at("v"), "eval work item")});
+  const std::vector<LayerKvFormat> formats = layer_formats_from_json(item.at("formats"), "eval work item");
   KVMIX_CHECK(static_cast<int64_t>(formats.size()) == m.config.num_layers, "eval work item: {} layer formats for {} layers",
               formats.size(), m.config.num_layers);
   const auto ref = cache.get<ReferenceLogprobs>(ref_key, [&] {
@@ -143,11 +141,7 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
   std::vector<std::pair<size_t, size_t>> cell;  // item -> (config, task)
   for (size_t ti = 0; ti < data.size(); ++ti)
     for (size_t ci = 0; ci < all.size(); ++ci) {
-      json f = nullptr;
-      if (ci > 0) {
-        f = json::array();
-        for (const auto& x : all[ci].layers) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
-      }
+      const json f = ci > 0 ? layer_formats_to_json(all[ci].layers) : json(nullptr);
       items.push_back({{"kind", kEvalWork}, {"context", contexts[ti]}, {"cache", cache_kind_name(opt.cache)}, {"formats", f}});
       cell.emplace_back(ci, ti);
     }

@@ -127,16 +127,22 @@ ExhaustiveTable run_exhaustive(const Sensitivity& s, const Clustering& c, const 
     // it arrives.
     KVMIX_CHECK(jobs == 1, "exhaustive evaluation: --jobs {} under mpirun; the ranks share the work, one "
                 "evaluation each", jobs);
-    objective.evaluate_batch(todo, stop, [&](size_t i, const ObjectiveValue& v) {
-      Trial nt;
-      nt.layer_pairs = todo[i];
-      nt.bytes_per_token = v.bytes_per_token;
-      nt.kl = v.kl;
-      nt.origin = "exhaustive";
-      nt.seconds = v.seconds;
-      journal.append(std::move(nt));
-      bar.advance();
-    });
+    // In chunks: every item carries its samples, and a whole space's worth at once is needless.
+    constexpr size_t kChunk = 64;
+    for (size_t c0 = 0; c0 < todo.size() && !(stop && stop->load()); c0 += kChunk) {
+      const std::vector<std::vector<size_t>> chunk(todo.begin() + static_cast<long>(c0),
+                                                   todo.begin() + static_cast<long>(std::min(todo.size(), c0 + kChunk)));
+      objective.evaluate_batch(chunk, stop, [&](size_t i, const ObjectiveValue& v) {
+        Trial nt;
+        nt.layer_pairs = chunk[i];
+        nt.bytes_per_token = v.bytes_per_token;
+        nt.kl = v.kl;
+        nt.origin = "exhaustive";
+        nt.seconds = v.seconds;
+        journal.append(std::move(nt));
+        bar.advance();
+      });
+    }
   } else {
     std::vector<std::thread> workers;
     for (int i = 1; i < jobs; ++i) workers.emplace_back(work);

@@ -13,16 +13,8 @@ namespace {
 
 constexpr const char* kObjectiveWork = "objective";
 
-nlohmann::json formats_to_json(const std::vector<LayerKvFormat>& formats) {
-  nlohmann::json f = nlohmann::json::array();
-  for (const auto& x : formats) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
-  return f;
-}
-
 std::vector<LayerKvFormat> formats_from_json(const nlohmann::json& j, size_t layers) {
-  std::vector<LayerKvFormat> f;
-  for (const auto& x : j)
-    f.push_back({format_from_json(x.at("k"), "objective work item"), format_from_json(x.at("v"), "objective work item")});
+  auto f = layer_formats_from_json(j, "objective work item");
   KVMIX_CHECK(f.size() == layers, "objective work item: {} layer formats for {} layers", f.size(), layers);
   return f;
 }
@@ -122,7 +114,7 @@ std::vector<std::optional<ObjectiveValue>> ObjectiveEvaluator::evaluate_batch(
     const std::vector<std::vector<size_t>>& configs, const std::atomic<bool>* stop, const ObjectiveDone& on_done) const {
   std::vector<nlohmann::json> items;
   for (const auto& lp : configs)
-    items.push_back({{"kind", kObjectiveWork}, {"context", context_}, {"formats", formats_to_json(layer_formats(lp))}});
+    items.push_back({{"kind", kObjectiveWork}, {"context", context_}, {"formats", layer_formats_to_json(layer_formats(lp))}});
   std::vector<std::optional<ObjectiveValue>> out(configs.size());
   share_work(m_, tok_, cache_, items, stop, [&](size_t i, const nlohmann::json& r) {
     const double kl = r.at("kl").get<double>();

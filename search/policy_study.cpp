@@ -13,9 +13,6 @@
 #include "lib/io/atomic_file.h"              // append_line_synced
 #include "base/error.h"
 #include "lib/io/json_describe.h"
-#include "lib/io/json_file.h"                  // read_json_lines_for_append
-#include "lib/io/json_header.h"
-#include "lib/io/json_number.h"
 #include "lib/cache/full_kv_cache.h"
 #include "lib/cache/make_kv_cache.h"
 #include "lib/kv_config.h"
@@ -25,6 +22,7 @@
 #include "models/device.h"                // device_name
 #include "models/llama_forward.h"         // kv_shape
 #include "models/rope.h"                  // rope_inv_freq
+#include "search/policy_journal.h"
 #include "search/task_eval.h"
 #include "search/team_work.h"
 
@@ -33,9 +31,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kJournalSchema = "kvmix.policies.journal";
 constexpr const char* kPolicyWork = "policy_run";
-constexpr int kJournalVersion = 1;
 // Elements per tensor that go into the weights fingerprint: a retrained checkpoint changes them
 // all, and reading a few thousand numbers costs nothing next to one evaluation.
 constexpr int64_t kFingerprintElements = 64;
@@ -58,9 +54,7 @@ std::string layers_description(const std::vector<LayerKvFormat>& layers) {
 }
 
 json formats_spec(const std::vector<LayerKvFormat>& formats) {
-  json f = json::array();
-  for (const auto& x : formats) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
-  return {{"type", "formats"}, {"formats", f}};
+  return {{"type", "formats"}, {"formats", layer_formats_to_json(formats)}};
 }
 
 // StreamingLLM at positions within the cache needs the model's RoPE frequencies.
@@ -87,9 +81,7 @@ CacheFactory run_cache_factory(const Model& m, const json& spec) {
     };
   }
   KVMIX_CHECK(type == "formats", "policy run of unknown type '{}'", type);
-  std::vector<LayerKvFormat> formats;
-  for (const auto& x : spec.at("formats"))
-    formats.push_back({format_from_json(x.at("k"), "policy run"), format_from_json(x.at("v"), "policy run")});
+  const std::vector<LayerKvFormat> formats = layer_formats_from_json(spec.at("formats"), "policy run");
   KVMIX_CHECK(static_cast<int64_t>(formats.size()) == layers, "policy run: {} layer formats for {} layers",
               formats.size(), layers);
   // fake-quant: the same stored numbers and the same true-byte formula as the packed cache
@@ -171,118 +163,6 @@ json study_identity(const Model& m) {
 json journal_key(const Run& r, const TaskData& d, const std::string& data_fingerprint) {
   return {{"label", r.label}, {"budget", r.budget}, {"cache", r.cache}, {"task", d.name},
           {"data", data_fingerprint}};
-}
-
-// Bounds of a journaled result's counts: far above any study (a held-out task has at most
-// --samples samples), far below where a sum of them could overflow.
-constexpr int64_t kMaxJournalSamples = 1000000;
-constexpr int64_t kMaxJournalTokens = int64_t{1} << 40;
-constexpr int64_t kMaxJournalBytes = int64_t{1} << 60;
-
-// A finished result read back, with the line it came from (for errors found when it is used).
-struct JournalEntry {
-  json result;
-  std::string where;  // "path:line"
-};
-
-// A journaled result, checked against its meaning and its run key before a table prints it: the
-// labels those of the key, every number finite and in range, an exact-match score a fraction of its
-// samples in [0, 1], a perplexity exp(nll), the bytes fraction recomputed from the true bytes and
-// the tokens at `fp16_bytes_per_token`. Errors name `where` (file and line) and the field.
-void check_journal_result(const json& key, const json& r, double fp16_bytes_per_token,
-                          const std::string& where) {
-  KVMIX_CHECK(key.is_object() && r.is_object(),
-              "{}: malformed journal entry (\"run\" and \"result\" must be objects)", where);
-  auto at = [&](const json& o, const char* name, const char* k) -> const json& {
-    KVMIX_CHECK(o.contains(k), "{}: field '{}.{}' is required", where, name, k);
-    return o[k];
-  };
-  auto field = [&](const char* k) { return fmt::format("{}: field 'result.{}'", where, k); };
-  for (const char* k : {"label", "task"})
-    KVMIX_CHECK(json_string(at(r, "result", k), field(k)) ==
-                    json_string(at(key, "run", k), fmt::format("{}: field 'run.{}'", where, k)),
-                "{} is not the run's ({})", field(k), describe_json(key[k]));
-  for (const char* k : {"policy", "family"}) (void)json_string(at(r, "result", k), field(k));
-  const double budget = json_number(at(r, "result", "budget"), 0, 1, field("budget"));
-  KVMIX_CHECK(budget == json_number(at(key, "run", "budget"), 0, 1,
-                                    fmt::format("{}: field 'run.budget'", where)),
-              "{} is not the run's", field("budget"));
-  const std::string metric = json_string(at(r, "result", "metric"), field("metric"));
-  const int64_t samples = json_integer(at(r, "result", "samples"), 1, kMaxJournalSamples,
-                                       field("samples"));
-  const double nll = json_number(at(r, "result", "nll"), 0, HUGE_VAL, field("nll"));
-  (void)json_number(at(r, "result", "kl"), 0, HUGE_VAL, field("kl"));
-  (void)json_number(at(r, "result", "kl_p95"), 0, HUGE_VAL, field("kl_p95"));
-  if (metric == "exact_match") {
-    // A rate of correct samples: k / samples for a whole k.
-    const double score = json_number(at(r, "result", "score"), 0, 1, field("score"));
-    const double correct = score * static_cast<double>(samples);
-    KVMIX_CHECK(std::abs(correct - std::round(correct)) <= 1e-9 * static_cast<double>(samples),
-                "{} is {}, not a whole number of {} samples", field("score"), score, samples);
-  } else {
-    KVMIX_CHECK(metric == "perplexity", "{} must be exact_match or perplexity, got {}",
-                field("metric"), describe_json(r["metric"]));
-    // exp of the mean NLL, which is >= 0: a perplexity is at least 1.
-    const double score = json_number(at(r, "result", "score"), 1, HUGE_VAL, field("score"));
-    KVMIX_CHECK(same_up_to_rounding(score, std::exp(nll)),
-                "{} is {}, but the result's nll {} gives a perplexity of {}", field("score"), score,
-                nll, std::exp(nll));
-  }
-  const int64_t tokens =
-      json_integer(at(r, "result", "tokens"), 0, kMaxJournalTokens, field("tokens"));
-  const int64_t bytes = json_integer(at(r, "result", "true_bytes"), 0, kMaxJournalBytes,
-                                     field("true_bytes"));
-  const double fraction = json_number(at(r, "result", "bytes_fraction"), 0, HUGE_VAL,
-                                      field("bytes_fraction"));
-  const double expected = tokens ? static_cast<double>(bytes) /
-                                       (static_cast<double>(tokens) * fp16_bytes_per_token)
-                                 : 0.0;
-  KVMIX_CHECK(same_up_to_rounding(fraction, expected),
-              "{} is {}, but {} true bytes for {} tokens are {} of the fp16 cache",
-              field("bytes_fraction"), fraction, bytes, tokens, expected);
-}
-
-// Reads the finished results (keyed by journal_key(...).dump()) of the journal at `path`, creating
-// it with its header when missing, each checked by check_journal_result. A torn last line (a kill
-// mid-write) is cut off by the shared reader (lib/io/json_file.h), so its run is evaluated again.
-std::map<std::string, JournalEntry> open_journal(const std::string& path, const json& identity,
-                                                 double fp16_bytes_per_token) {
-  const json header = {
-      {"journal", kJournalSchema}, {"version", kJournalVersion}, {"study", identity}};
-  std::map<std::string, JournalEntry> done;
-  const std::vector<JsonLine> lines = read_json_lines_for_append(path);
-  if (lines.empty()) {  // new, empty, or only its header was torn
-    append_line_synced(path, header.dump());
-    return done;
-  }
-  for (const JsonLine& l : lines) {
-    const json& j = l.value;
-    if (&l == &lines.front()) {
-      check_json_header(j, "journal", kJournalSchema, kJournalVersion, path,
-                        "a kvmix policy study journal");
-      KVMIX_CHECK(j.contains("study") && j.at("study") == identity,
-                  "{}: this journal belongs to another study (its header is {}; this study is {}). "
-                  "Use another output prefix or delete the journal.",
-                  path, j.value("study", nlohmann::json()).dump(), identity.dump());
-      continue;
-    }
-    KVMIX_CHECK(j.is_object() && j.contains("run") && j.contains("result") &&
-                    j.at("result").is_object(),
-                "{}:{}: malformed journal entry (expected {{\"run\", \"result\"}})", path,
-                l.lineno);
-    const std::string where = fmt::format("{}:{}", path, l.lineno);
-    check_journal_result(j["run"], j["result"], fp16_bytes_per_token, where);
-    done[j.at("run").dump()] = {j.at("result"), where};
-  }
-  return done;
-}
-
-// JSON writes NaN and infinity as null, which a replayed table could not print: such a result is
-// not journaled, so a rerun evaluates it again instead of reading back a hole.
-bool journalable(const json& result) {
-  for (const char* f : {"score", "nll", "kl", "kl_p95", "bytes_fraction"})
-    if (!std::isfinite(result.at(f).get<double>())) return false;
-  return true;
 }
 
 // Summed teacher-forced NLL and token count of each sample, from its log-probs [len, vocab]: what
@@ -380,9 +260,9 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
 
   std::vector<std::string> fingerprints;
   for (const auto& t : tasks) fingerprints.push_back(task_fingerprint(t.data));
-  std::map<std::string, JournalEntry> done;
+  std::map<std::string, PolicyJournalEntry> done;
   if (!opt.journal_path.empty()) {
-    done = open_journal(opt.journal_path, study_identity(m), fp16_bytes_per_token);
+    done = open_policy_journal(opt.journal_path, study_identity(m), fp16_bytes_per_token);
     size_t found = 0;
     for (const Run& r : runs)
       for (size_t ti = 0; ti < tasks.size(); ++ti)
@@ -434,7 +314,7 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
                   result["metric"].get<std::string>(), result["score"].get<double>(),
                   100 * result["bytes_fraction"].get<double>());
     if (!opt.journal_path.empty()) {
-      if (journalable(result))
+      if (policy_result_journalable(result))
         append_line_synced(opt.journal_path, json{{"run", keys[c]}, {"result", result}}.dump());
       else
         spdlog::warn("{} / {}: a non-finite score is not journaled", r.label, result["task"].get<std::string>());

@@ -252,10 +252,10 @@ constexpr const char* kProfileWork = "profile_layer";
 
 nlohmann::json profile_context(const std::vector<TaskData>& data, const std::vector<LayerKvFormat>& formats,
                                const ProfileOptions& opt) {
-  nlohmann::json d = nlohmann::json::array(), f = nlohmann::json::array();
+  nlohmann::json d = nlohmann::json::array();
   for (const auto& t : data) d.push_back(task_data_to_json(t));
-  for (const auto& x : formats) f.push_back({{"k", format_to_json(x.k)}, {"v", format_to_json(x.v)}});
-  return {{"data", d}, {"formats", f}, {"batch", opt.batch}, {"max_continuation", opt.max_continuation}};
+  return {{"data", d}, {"formats", layer_formats_to_json(formats)}, {"batch", opt.batch},
+          {"max_continuation", opt.max_continuation}};
 }
 
 struct ProfileContext {
@@ -267,8 +267,7 @@ struct ProfileContext {
 ProfileContext profile_context_from_json(const nlohmann::json& j) {
   ProfileContext c;
   for (const auto& t : j.at("data")) c.data.push_back(task_data_from_json(t, "profile work item"));
-  for (const auto& f : j.at("formats"))
-    c.formats.push_back({format_from_json(f.at("k"), "profile work item"), format_from_json(f.at("v"), "profile work item")});
+  c.formats = layer_formats_from_json(j.at("formats"), "profile work item");
   c.batch = j.at("batch").get<int64_t>();
   c.max_continuation = j.at("max_continuation").get<int64_t>();
   return c;

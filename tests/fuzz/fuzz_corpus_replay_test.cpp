@@ -1,7 +1,8 @@
 // Replays the inputs of the fuzz targets of the other readers of outside files (the shard index,
-// tokenizer.json and tokenizer_config.json, sensitivity.json, front.json, the search journal,
-// KVTuner presets, user task files) through the same entry points in the ordinary test build, as
-// fuzz_regressions_test.cpp and kv_config_corpus_test.cpp do for the first three targets:
+// tokenizer.json and tokenizer_config.json, sensitivity.json, front.json, the search journal, the
+// policy study's journal, KVTuner presets, user task files) through the same entry points in the
+// ordinary test build, as fuzz_regressions_test.cpp and kv_config_corpus_test.cpp do for the
+// first three targets:
 //   tests/fuzz/corpus/TARGET/       seeds: valid inputs, each of which must load
 //   tests/fuzz/regressions/TARGET/  inputs that once crashed a target (or hand-made attacks),
 //                                   each of which must be refused with a kvmix::Error
@@ -19,11 +20,13 @@
 #include "models/checkpoint_index.h"
 #include "search/front.h"
 #include "search/journal.h"
+#include "search/policy_journal.h"
 #include "search/sensitivity.h"
 #include "search/task_data.h"
 #include "tests/fuzz/fuzz_inputs.h"
 #include "tests/fuzz/fuzz_journal_space.h"
 #include "tests/fuzz/fuzz_kvtuner_shapes.h"
+#include "tests/fuzz/fuzz_policy_study.h"
 #include "tests/temp_dir.h"
 
 using namespace kvmix;
@@ -66,6 +69,12 @@ void load_journal(const fs::path& p) {
   Journal(dir.file("journal.jsonl"), fuzz::journal_header(), fuzz::journal_space());
 }
 
+void load_policy_journal(const fs::path& p) {
+  test::TempDir dir;  // the reader writes a header into an empty file and cuts a torn line: a copy
+  test::write_bytes(dir.file("study.journal.jsonl"), test::read_bytes(p.string()));
+  open_policy_journal(dir.file("study.journal.jsonl"), fuzz::policy_study_identity(), fuzz::kPolicyFp16BytesPerToken);
+}
+
 void load_kvtuner(const fs::path& p) {
   const std::string input = test::read_bytes(p.string());
   if (input.empty()) throw Error(p.string() + ": empty input (no selector byte)");
@@ -100,6 +109,7 @@ const ReplayTarget kTargets[] = {
     {"sensitivity", load_sensitivity_input},
     {"front", load_front_input},
     {"journal", load_journal},
+    {"policy_journal", load_policy_journal},
     {"kvtuner_yaml", load_kvtuner},
     {"task_file", load_task_file},
 };

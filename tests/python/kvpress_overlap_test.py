@@ -44,19 +44,22 @@ TARGET = 0.95
 PPL_TOLERANCE = 0.02
 
 
-def texts():
-    """Prompt and continuation text: windows of the repository's own prose (fixed offsets)."""
-    src = ""
-    for name in ("DESIGN.md", "README.md"):
-        with open(os.path.join(check_util.SOURCE_DIR, name), encoding="utf-8") as f:
-            src += f.read() + "\n"
-    data = src.encode("utf-8")
-    step = (len(data) - PROMPT_BYTES - CONTINUATION_BYTES) // PROMPTS
-    out = []
-    for i in range(PROMPTS):
-        chunk = data[i * step:i * step + PROMPT_BYTES + CONTINUATION_BYTES]
-        out.append(chunk.decode("utf-8", errors="ignore"))
-    return out
+def prompt_ids(kvmix, work):
+    """Prompt and continuation token ids: the first held-out windows of kvmix's `text` task (the
+    pinned Brown corpus), as `kvmix tasks` writes them, so the prompts stay the same whatever else
+    in the repository changes. A window is BOS + 512 tokens; the first 448 ids are the prompt and
+    the next 64 the continuation."""
+    out = os.path.join(work, "text_windows.json")
+    check_util.run_kvmix(kvmix, "tasks", "-t", "text", "-n", PROMPTS, "--split", "heldout", "-o", out, "-q")
+    samples = check_util.read_json(out)["tasks"][0]["samples"]
+    assert len(samples) == PROMPTS, f"{len(samples)} text windows"
+    prompts, conts = [], []
+    for s in samples:
+        ids = s["prompt"] + s["continuation"]
+        assert len(ids) >= PROMPT_BYTES + 1 + CONTINUATION_BYTES, f"a window of {len(ids)} tokens"
+        prompts.append(ids[:PROMPT_BYTES + 1])
+        conts.append(ids[PROMPT_BYTES + 1:PROMPT_BYTES + 1 + CONTINUATION_BYTES])
+    return prompts, conts
 
 
 def presses(kvpress, fraction):
@@ -142,16 +145,11 @@ def main():
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     folder = os.path.join(check_util.SOURCE_DIR, "models", "builtin")
-    tok = transformers.PreTrainedTokenizerFast(tokenizer_file=os.path.join(folder, "tokenizer.json"))
     model = transformers.AutoModelForCausalLM.from_pretrained(
         folder, dtype=torch.float32, attn_implementation="eager")
     model.eval()
 
-    prompts, conts = [], []
-    for text in texts():
-        ids = tok(text)["input_ids"]  # BOS + bytes
-        prompts.append(ids[:PROMPT_BYTES + 1])
-        conts.append(ids[PROMPT_BYTES + 1:PROMPT_BYTES + 1 + CONTINUATION_BYTES])
+    prompts, conts = prompt_ids(args.kvmix, args.work)
     input_path = os.path.join(args.work, "prompts.json")
     with open(input_path, "w") as f:
         json.dump({"prompts": prompts, "continuations": conts}, f)
