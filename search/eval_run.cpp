@@ -11,6 +11,7 @@
 #include "models/device.h"
 #include "lib/kv_config.h"
 #include "models/llama_forward.h"
+#include "search/task_work.h"
 
 namespace kvmix {
 
@@ -43,11 +44,6 @@ namespace {
 
 constexpr const char* kEvalWork = "eval";
 
-struct EvalTaskContext {
-  TaskData data;
-  EvalOptions eval;
-};
-
 nlohmann::json score_to_json(const TaskScore& s) {
   return {{"task", s.task},        {"metric", s.metric},       {"score", s.score},
           {"nll", s.nll},          {"kl", s.kl},               {"kl_p95", s.kl_p95},
@@ -77,43 +73,25 @@ TaskScore score_from_json(const nlohmann::json& j) {
 
 nlohmann::json eval_work(const Model& m, const Tokenizer& tok, const nlohmann::json& item, WorkCache& cache,
                          const std::atomic<bool>* stop) {
-  const nlohmann::json& context = item.at("context");
-  const std::string key = work_context_key(kEvalWork, context);
-  const auto ctx = cache.get<EvalTaskContext>(key, [&] {
-    EvalTaskContext c;
-    c.data = task_data_from_json(context.at("data"), "eval work item");
-    c.eval.batch = context.at("batch").get<int64_t>();
-    c.eval.decode_chunk = context.at("decode_chunk").get<int64_t>();
-    c.eval.generate = context.at("generate").get<bool>();
-    c.eval.progress = false;
-    return c;
-  });
-  EvalOptions eval = ctx->eval;
+  const auto task = task_work(cache, kEvalWork, item.at("context"), "eval work item");
+  EvalOptions eval = task->eval;
   eval.stop = stop;
   const KvShape shape = kv_shape(m.config);
-  const std::string ref_key = key + '\0' + "reference";
+  const CacheFactory full = [&] { return make_kv_cache(CacheKind::kFull, shape, {}); };
   if (item.at("formats").is_null()) {
     // Full precision: scored without a reference (its KL is 0), and its log-probabilities are the
     // task's reference.
     ReferenceLogprobs out;
-    const TaskScore s = evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(CacheKind::kFull, shape, {}); },
-                                      eval, nullptr, &out);
-    cache.get<ReferenceLogprobs>(ref_key, [&] { return std::move(out); });
+    const TaskScore s = evaluate_task(m, tok, task->data, full, eval, nullptr, &out);
+    keep_task_reference(cache, *task, std::move(out));
     return score_to_json(s);
   }
   const std::vector<LayerKvFormat> formats = layer_formats_from_json(item.at("formats"), "eval work item");
   KVMIX_CHECK(static_cast<int64_t>(formats.size()) == m.config.num_layers, "eval work item: {} layer formats for {} layers",
               formats.size(), m.config.num_layers);
-  const auto ref = cache.get<ReferenceLogprobs>(ref_key, [&] {
-    // This rank has not run the task's full-precision pass: the teacher-forced half of it.
-    EvalOptions tf = eval;
-    tf.generate = false;
-    ReferenceLogprobs out;
-    evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(CacheKind::kFull, shape, {}); }, tf, nullptr, &out);
-    return out;
-  });
+  const auto ref = task_reference(m, cache, *task, full, stop);
   const CacheKind kind = parse_cache_kind(item.at("cache").get<std::string>());
-  return score_to_json(evaluate_task(m, tok, ctx->data, [&] { return make_kv_cache(kind, shape, formats); }, eval,
+  return score_to_json(evaluate_task(m, tok, task->data, [&] { return make_kv_cache(kind, shape, formats); }, eval,
                                      ref.get(), nullptr));
 }
 
@@ -131,10 +109,7 @@ nlohmann::json run_eval(const Model& m, const Tokenizer& tok, const std::vector<
   check_eval_options(opt.eval);
   std::vector<json> contexts;
   for (const auto& d : data)
-    contexts.push_back({{"data", task_data_to_json(d)},
-                        {"batch", opt.eval.batch},
-                        {"decode_chunk", opt.eval.decode_chunk},
-                        {"generate", opt.eval.generate}});
+    contexts.push_back(task_work_context(d, opt.eval));
   // Task by task, full precision first: a rank then needs each task's reference once, and in a team
   // of one it is always the one the full-precision item left.
   std::vector<json> items;

@@ -22,8 +22,10 @@
 #include "models/device.h"                // device_name
 #include "models/llama_forward.h"         // kv_shape
 #include "models/rope.h"                  // rope_inv_freq
+#include "search/front.h"
 #include "search/policy_journal.h"
 #include "search/task_eval.h"
+#include "search/task_work.h"
 #include "search/team_work.h"
 
 namespace kvmix {
@@ -114,6 +116,9 @@ std::vector<Run> study_runs(const Model& m, const PolicyStudyOptions& o) {
   for (const EvalConfig& c : o.configs)
     runs.push_back({"kvmix " + c.name, "kvmix", "quantization", 0, layers_description(c.layers),
                     formats_spec(c.layers)});
+  for (const BudgetConfig& c : o.budget_configs)
+    runs.push_back({fmt::format("kvmix {:g}%", 100 * c.budget), "kvmix", "quantization", c.budget,
+                    layers_description(c.config.layers), formats_spec(c.config.layers)});
   return runs;
 }
 
@@ -188,44 +193,63 @@ std::pair<std::vector<double>, std::vector<int64_t>> per_sample_nll(
 
 }  // namespace
 
+std::vector<BudgetConfig> front_budget_configs(const std::vector<std::string>& front_paths,
+                                               const std::vector<double>& budgets, const KvShape& model) {
+  struct Candidate {
+    const Front* front;
+    const FrontPoint* point;
+    const std::string* path;
+  };
+  std::vector<Front> fronts;
+  for (const auto& path : front_paths) {
+    fronts.push_back(load_front(path));
+    kv_shape_check_same(fronts.back().sensitivity.model, model, path);
+  }
+  const double fp16_bytes_per_token =
+      static_cast<double>(model.layers * 2 * model.kv_heads * model.head_dim * model.model_dtype_bytes);
+  std::vector<BudgetConfig> out;
+  for (double b : budgets) {
+    std::optional<Candidate> best;
+    for (size_t f = 0; f < fronts.size(); ++f)
+      for (const FrontPoint& p : fronts[f].points)
+        if (p.bytes_per_token <= b * fp16_bytes_per_token && (!best || p.kl < best->point->kl))
+          best = Candidate{&fronts[f], &p, &front_paths[f]};
+    if (!best) {
+      spdlog::info("budget {:g}% ({:g} bytes per token): no point of the fronts fits", 100 * b,
+                   b * fp16_bytes_per_token);
+      continue;
+    }
+    BudgetConfig c;
+    c.budget = b;
+    c.config.name = fmt::format("{:g}%", 100 * b);
+    c.config.scheme = "mixed";
+    for (size_t p : best->point->layer_pairs) c.config.layers.push_back(pair_formats(best->front->sensitivity, p));
+    spdlog::info("budget {:g}%: {} point at {:g} bytes per token ({:.3f} true bits), calibration KL {:.4g}",
+                 100 * b, *best->path, best->point->bytes_per_token, best->point->true_bits, best->point->kl);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 json policy_run_work(const Model& m, const Tokenizer& tok, const json& item, WorkCache& cache,
                      const std::atomic<bool>* stop) {
-  struct TaskContext {
-    TaskData data;
-    EvalOptions eval;
-  };
-  const json& context = item.at("context");
-  const std::string key = work_context_key(kPolicyWork, context);
-  const auto ctx = cache.get<TaskContext>(key, [&] {
-    TaskContext c;
-    c.data = task_data_from_json(context.at("data"), "policy work item");
-    c.eval.batch = context.at("batch").get<int64_t>();
-    c.eval.progress = false;
-    return c;
-  });
-  EvalOptions eo = ctx->eval;
+  const auto task = task_work(cache, kPolicyWork, item.at("context"), "policy work item");
+  EvalOptions eo = task->eval;
   eo.stop = stop;
-  const TaskData& data = ctx->data;
+  const TaskData& data = task->data;
   const KvShape shape = kv_shape(m.config);
   const double fp16_bytes_per_token =
       static_cast<double>(shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
   const CacheFactory factory = run_cache_factory(m, item.at("run"));
-  const std::string ref_key = key + '\0' + "reference";
   TaskScore s;
   std::vector<at::Tensor> logprobs;  // this run's: the per-sample NLL of the intervals
   if (item.at("reference").get<bool>()) {
     ReferenceLogprobs out;
     s = evaluate_task(m, tok, data, factory, eo, nullptr, &out);
     logprobs = out.logprobs;
-    cache.get<ReferenceLogprobs>(ref_key, [&] { return std::move(out); });
+    keep_task_reference(cache, *task, std::move(out));
   } else {
-    // This rank has not run the task's fp16 pass (another did, or the journal held it): the
-    // teacher-forced pass alone gives its log-probs again, the same numbers for the same model.
-    const auto ref = cache.get<ReferenceLogprobs>(ref_key, [&] {
-      ReferenceLogprobs r;
-      r.logprobs = teacher_forced_logprobs(m, data, run_cache_factory(m, {{"type", "fp16"}}), eo, nullptr, nullptr);
-      return r;
-    });
+    const auto ref = task_reference(m, cache, *task, run_cache_factory(m, {{"type", "fp16"}}), stop);
     ReferenceLogprobs own;
     s = evaluate_task(m, tok, data, factory, eo, ref.get(), &own);
     logprobs = std::move(own.logprobs);
@@ -275,7 +299,11 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
   // The (run, task) pairs the journal does not hold, evaluated over the ranks of an MPI job
   // (search/team_work.h), each journaled as it arrives: a killed job loses at most those in flight.
   std::vector<json> contexts;
-  for (const auto& t : tasks) contexts.push_back({{"data", task_data_to_json(t.data)}, {"batch", opt.batch}});
+  for (const auto& t : tasks) {
+    EvalOptions eval;
+    eval.batch = opt.batch;
+    contexts.push_back(task_work_context(t.data, eval));
+  }
   std::vector<std::optional<json>> cell(runs.size() * tasks.size());
   std::vector<json> items;
   std::vector<size_t> item_cell;

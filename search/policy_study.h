@@ -13,7 +13,8 @@
 //                 "sample_nll", "sample_tokens", and for exact match "correct"}...]}
 // where sample_nll and sample_tokens are each sample's summed teacher-forced NLL and token count
 // and correct each sample's 0/1: what the table's 95% intervals are computed from.
-// with one result per (run, task), runs in the order fp16, policies x budgets, KIVI, configs.
+// with one result per (run, task), runs in the order fp16, policies x budgets, KIVI, configs, the
+// configs at budgets.
 //
 // A full study is hours of evaluations on a real model, so each finished (run, task) result can be
 // appended to a journal (one JSON line, fsynced, like the search's journal in search/journal.h).
@@ -50,12 +51,27 @@ struct PolicyStudyTask {
 std::vector<PolicyStudyTask> prepare_policy_study_tasks(const std::vector<TaskSpec>& specs,
                                                         const Tokenizer& tok);
 
+// A kvmix per-layer config standing at one of the study's budgets (the run "kvmix B%").
+struct BudgetConfig {
+  double budget = 0;  // fraction of the fp16 cache
+  EvalConfig config;
+};
+
+// For each budget, the configuration a kvmix search recommends there: the lowest calibration KL
+// among the fronts' points (front.json, search/front.h; for example one `kvmix search
+// --budget-bits` run per budget) whose bytes per token fit in budget x the model's fp16 bytes per
+// token. A budget that no point fits gets none (logged). A front of another model shape is a
+// kvmix::Error naming its file.
+std::vector<BudgetConfig> front_budget_configs(const std::vector<std::string>& front_paths,
+                                               const std::vector<double>& budgets, const KvShape& model);
+
 struct PolicyStudyOptions {
   std::vector<PolicyKind> policies = all_policies();
   PolicyOptions policy;  // their parameters; StreamingLLM's RoPE frequencies are filled from the model
   std::vector<double> budgets = {0.125, 0.25, 0.5};  // fractions of the fp16 cache, each in (0, 1]
   std::vector<KvPair> kivi = {{2, 2}, {4, 2}, {4, 4}};  // KIVI uniform baselines
   std::vector<EvalConfig> configs;                    // kvmix per-layer configs (baselines)
+  std::vector<BudgetConfig> budget_configs;           // kvmix configs at the budgets
   int64_t batch = 16;                                 // sequences per cache
   uint64_t seed = 0;                                  // recorded
   std::string journal_path;                           // empty: no journal, nothing resumes

@@ -32,6 +32,7 @@ struct PoliciesOptions {
   std::vector<double> budgets = {0.125, 0.25, 0.5};
   std::vector<std::string> kivi = {"KV2", "K4V2", "KV4"};  // KIVI uniform baselines
   std::vector<std::string> configs;                        // kvmix per-layer configs
+  std::vector<std::string> fronts;                         // front.json: a config per budget
   int64_t samples = 32;
   int64_t text_samples = 0;  // text windows; 0: --samples
   int64_t batch = 16;
@@ -58,6 +59,7 @@ int run_policies_command(const PoliciesOptions& o) {
   so.journal_path = o.out + ".journal.jsonl";
   std::vector<TaskSpec> specs;
   std::vector<std::string> inputs = o.configs;
+  inputs.insert(inputs.end(), o.fronts.begin(), o.fronts.end());
   for (const auto& t : required_list(o.tasks, "--tasks")) {
     specs.push_back(parse_task(t, Split::kHeldOut, o.samples));
     if (specs.back().kind == TaskKind::kText && o.text_samples > 0) specs.back().samples = o.text_samples;
@@ -73,6 +75,7 @@ int run_policies_command(const PoliciesOptions& o) {
   if (!so.kivi.empty()) check_scheme_fits(Scheme::kKivi, rt.model.config.head_dim);
   for (const auto& f : o.configs)
     so.configs.push_back(eval_config_from_file(f, kv_shape(rt.model.config)));
+  if (!o.fronts.empty()) so.budget_configs = front_budget_configs(o.fronts, so.budgets, kv_shape(rt.model.config));
   const auto tasks = prepare_policy_study_tasks(specs, rt.tokenizer);
   const nlohmann::json study = run_policy_study(rt.model, rt.tokenizer, tasks, so);
 
@@ -116,6 +119,10 @@ Command setup_policies(CLI::App& parent) {
           "PAIR"))
       ->capture_default_str();
   sub->add_option("-c,--config", o->configs, "kvmix per-layer config file(s) as baselines")
+      ->check(CLI::ExistingFile);
+  sub->add_option("--front", o->fronts,
+                  "front.json file(s) of kvmix search (e.g. one per --budget-bits): at each budget, "
+                  "the lowest-KL point that fits")
       ->check(CLI::ExistingFile);
   sub->add_option("-n,--samples", o->samples, "Samples per task")
       ->check(positive_int())->capture_default_str();

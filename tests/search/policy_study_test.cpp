@@ -17,7 +17,9 @@
 #include "lib/io/atomic_file.h"
 #include "lib/rng.h"
 #include "models/llama_forward.h"
+#include "search/front.h"
 #include "search/policy_study.h"
+#include "tests/search/small_sensitivity.h"
 #include "tests/models/random_model.h"
 #include "tests/temp_dir.h"
 
@@ -385,4 +387,64 @@ TEST_CASE("policy study: another model's journal is refused, budgets must be fra
     f.opt.budgets = {b};
     CHECK_THROWS_AS(f.run(), Error);
   }
+}
+
+// --front: the config at each budget is the front point of lowest KL within it, chosen over every
+// front given. Oracle: the hand-built front below, whose points' bytes set the budgets.
+TEST_CASE("policy study: a front gives the lowest-KL config that fits each budget",
+          "[search][policies]") {
+  const Sensitivity s = test::small_sensitivity();
+  auto point_trial = [&](int64_t id, const std::vector<size_t>& lp, double kl) {
+    Trial t;
+    t.id = id;
+    t.layer_pairs = lp;
+    for (size_t p : lp) t.bytes_per_token += pair_bytes_per_token(s, p);
+    t.kl = kl;
+    t.origin = "refine";
+    return t;
+  };
+  // KV8 everywhere (the most bytes, the least KL), a mix, KV2 everywhere
+  const std::vector<Trial> trials = {point_trial(0, {0, 0, 0}, 0.001), point_trial(1, {0, 1, 2}, 0.02),
+                                     point_trial(2, {3, 3, 3}, 0.4)};
+  Front f;
+  f.method = "kvmix";
+  f.sensitivity = s;
+  f.sensitivity.cells.clear();
+  f.hv_reference = {s.full_precision_bytes_per_token * 3, 1.0};
+  std::vector<Trial> seen;
+  for (const Trial& t : trials) {
+    seen.push_back(t);
+    f.hypervolume_curve.push_back(front_hypervolume(front_of(s, seen, 0), f.hv_reference));
+  }
+  f.points = front_of(s, trials, 0);
+  f.evaluations = 3;
+  REQUIRE(f.points.size() == 3);
+  test::TempDir dir;
+  save_front(f, dir.file("front.json"));
+
+  // fp16 bytes per token of the 3-layer model: 3 layers x (K and V) x 2 heads x 32 x 2 bytes
+  const double fp16 = 3 * 2 * 2 * 32 * 2;
+  const double kv2 = trials[2].bytes_per_token, mixed = trials[1].bytes_per_token,
+               kv8 = trials[0].bytes_per_token;
+  REQUIRE(kv2 < mixed);
+  REQUIRE(mixed < kv8);
+  const std::vector<double> budgets = {kv2 / fp16 / 2, (kv2 + mixed) / 2 / fp16, (mixed + kv8) / 2 / fp16, 1.0};
+  const auto configs = front_budget_configs({dir.file("front.json")}, budgets, s.model);
+  REQUIRE(configs.size() == 3);  // nothing fits half of KV2's bytes
+  CHECK(configs[0].budget == budgets[1]);
+  CHECK(configs[1].budget == budgets[2]);
+  CHECK(configs[2].budget == 1.0);
+  auto formats = [&](const std::vector<size_t>& lp) {
+    std::vector<LayerKvFormat> out;
+    for (size_t p : lp) out.push_back(pair_formats(s, p));
+    return out;
+  };
+  CHECK((configs[0].config.layers == formats({3, 3, 3})));
+  CHECK((configs[1].config.layers == formats({0, 1, 2})));
+  CHECK((configs[2].config.layers == formats({0, 0, 0})));
+
+  KvShape other = s.model;
+  other.layers = 4;
+  CHECK_THROWS_WITH(front_budget_configs({dir.file("front.json")}, budgets, other),
+                    Catch::Contains(dir.file("front.json")));
 }
