@@ -18,6 +18,13 @@ measured and costs nothing, as in kvmix's searches (its journal). The hypervolum
 evaluation is divided by the true front's (the whole table's), with the search's reference point
 (full-precision bytes, 1 nat).
 
+Without --table (live, for a space too large to enumerate, e.g. --cluster-threshold 0), every
+method evaluates on the model at an equal budget of --evaluations distinct configurations, and
+the curves are fractions of the best front any run found (the union of all runs' points); with
+--clustered-table, that table's true front is compared with it too: what clustering costs. Live
+evaluations are journaled in --work (Optuna's through one `kvmix search --serve -o WORK/serve`,
+kvmix's in their own run folders), so the same command run again resumes where it stopped.
+
 Writes OUT (JSON: settings, every curve, evaluations to reach each fraction) and, with --plot,
 a PNG through gnuplot (median and range over seeds).
 
@@ -120,20 +127,24 @@ def optuna_curve(client, sampler, max_evaluations, max_trials):
             seen.add(choice)
             points.append(value)
             curve.append(hypervolume(points, client.reference))
-    return curve, trials
+    return curve, trials, points
 
 
 def kvmix_curve(args, method, seed, generations, work, proposals=1):
-    """hypervolume_curve of `kvmix search --method METHOD --objective-table` (front.json)."""
+    """hypervolume_curve and points of `kvmix search --method METHOD` (front.json), answered from
+    --table or, live, by the model."""
     out = os.path.join(work, f"{method}-{seed}-{proposals}")
+    objective = ["--objective-table", args.table] if args.table else []
     command = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
-               "--cluster-threshold", str(args.cluster_threshold), "--objective-table", args.table,
+               "--cluster-threshold", str(args.cluster_threshold), *objective,
                "--method", method, "--seed", str(seed), "--proposals", str(proposals),
                "--generations", str(generations), "--threads", "1", "--out", out, "--quiet"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "front.json"), encoding="utf-8") as f:
         front = json.load(f)
-    return [finite_number(v, "hypervolume_curve") for v in front["hypervolume_curve"]]
+    points = [(finite_number(q["bytes_per_token"], "bytes_per_token"), finite_number(q["kl"], "kl"))
+              for q in front["points"]]
+    return [finite_number(v, "hypervolume_curve") for v in front["hypervolume_curve"]], points
 
 
 def evaluations_to(curve, target):
@@ -194,24 +205,38 @@ plot {", ".join(plots)}
     subprocess.run(["gnuplot", os.path.basename(gp)], check=True, cwd=os.path.dirname(os.path.abspath(path)))
 
 
+def load_table(path):
+    with open(path, encoding="utf-8") as f:
+        table = json.load(f)
+    if table.get("schema") != "kvmix.exhaustive" or not table.get("complete"):
+        sys.exit(f"{path}: not a complete exhaustive evaluation")
+    return table
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kvmix", required=True)
     p.add_argument("--model", default="builtin")
     p.add_argument("--sensitivity", required=True)
-    p.add_argument("--table", required=True, help="exhaustive.json of `kvmix search --exhaustive`")
+    p.add_argument("--table", help="exhaustive.json of `kvmix search --exhaustive` (without it: live)")
     p.add_argument("--cluster-threshold", type=float, default=0.3,
                    help="as the exhaustive evaluation was run (kvmix checks the table against it)")
     p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--evaluations", type=int, default=200,
+                   help="live: distinct configurations each run may spend")
+    p.add_argument("--work", help="live: folder of the runs' journals (the same command resumes)")
+    p.add_argument("--clustered-table", help="live: exhaustive.json of the clustered space, whose true "
+                   "front is compared with the best front found")
     p.add_argument("--optuna-evaluations", type=int, default=0,
                    help="distinct configurations an Optuna run may spend (0: the whole space)")
     p.add_argument("--optuna-trials", type=int, default=5000, help="trials an Optuna run may ask")
     p.add_argument("--kvmix-generations", type=int, default=30,
-                   help="kvmix's method spends 8 x (1 + this) evaluations")
+                   help="kvmix's method spends 8 x (1 + this) evaluations (live: from --evaluations)")
     p.add_argument("--pagmo-generations", type=int, default=124,
                    help="pagmo's NSGA-II: 8 x (1 + this) fitness calls")
-    p.add_argument("--methods", default="optuna-nsga2,random,kvmix,pagmo-nsga2",
-                   help="also kvmix-proposals-B: kvmix's method proposing B configurations per round "
+    p.add_argument("--methods", default=None,
+                   help="default optuna-nsga2,random,kvmix,pagmo-nsga2 (live: optuna-nsga2,random,kvmix); "
+                        "also kvmix-proposals-B: kvmix's method proposing B configurations per round "
                         "(`--proposals B`, what the ranks of an MPI job evaluate together)")
     p.add_argument("--out", required=True)
     p.add_argument("--plot")
@@ -221,57 +246,93 @@ def main():
         with open(args.out, encoding="utf-8") as f:
             plot(args.plot, json.load(f))
         return
+    live = args.table is None
+    if live and not args.work:
+        sys.exit("without --table (live evaluations), --work names the folder of their journals")
+    if live and args.evaluations < 8:
+        sys.exit("--evaluations: at least 8 (kvmix's first population)")
     seeds = [int(s) for s in args.seeds.split(",")]
-    methods = args.methods.split(",")
+    methods = (args.methods or ("optuna-nsga2,random,kvmix" if live else
+                                "optuna-nsga2,random,kvmix,pagmo-nsga2")).split(",")
 
-    with open(args.table, encoding="utf-8") as f:
-        table = json.load(f)
-    if table.get("schema") != "kvmix.exhaustive" or not table.get("complete"):
-        sys.exit(f"{args.table}: not a complete exhaustive evaluation")
-    true_hv = finite_number(table["hypervolume"], "hypervolume")
-    space_size = int(table["space_size"])
-    max_evals = args.optuna_evaluations or space_size
-
-    serve = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
-             "--cluster-threshold", str(args.cluster_threshold), "--serve",
-             "--objective-table", args.table, "--threads", "1", "--quiet"]
     result = {"schema": "kvmix.search_compare", "version": 1,
               "command": " ".join(["python", "scripts/python/search_compare.py"] + sys.argv[1:]),
-              "table": {"space_size": space_size, "hypervolume": true_hv,
-                        "front_points": len(table["front"])},
               "seeds": seeds, "fractions_reported": list(FRACTIONS), "methods": {}}
-    with tempfile.TemporaryDirectory() as work:
+    serve = [args.kvmix, "search", "--model", args.model, "--sensitivity", args.sensitivity,
+             "--cluster-threshold", str(args.cluster_threshold), "--serve", "--threads", "1", "--quiet"]
+    if live:
+        max_evals = args.evaluations
+        kvmix_generations = args.evaluations // 8 - 1
+        os.makedirs(args.work, exist_ok=True)
+        serve += ["--out", os.path.join(args.work, "serve")]
+        result["live"] = {"evaluations": args.evaluations}
+    else:
+        table = load_table(args.table)
+        true_hv = finite_number(table["hypervolume"], "hypervolume")
+        space_size = int(table["space_size"])
+        max_evals = args.optuna_evaluations or space_size
+        kvmix_generations = args.kvmix_generations
+        serve += ["--objective-table", args.table]
+        result["table"] = {"space_size": space_size, "hypervolume": true_hv,
+                           "front_points": len(table["front"])}
+
+    with tempfile.TemporaryDirectory() as temp:
+        work = args.work if live else temp
+        runs = {}  # method -> [(curve, points)], curves in hypervolume
+        reference = None
         for method in methods:
-            curves, notes = [], []
+            curves, notes, found = [], [], []
             for seed in seeds:
                 if method in ("optuna-nsga2", "random"):
                     import optuna
                     sampler = (optuna.samplers.NSGAIISampler(seed=seed) if method == "optuna-nsga2"
                                else optuna.samplers.RandomSampler(seed=seed))
                     client = ObjectiveClient(serve)
-                    curve, trials = optuna_curve(client, sampler, max_evals, args.optuna_trials)
+                    reference = client.reference
+                    curve, trials, points = optuna_curve(client, sampler, max_evals, args.optuna_trials)
                     client.close()
                     notes.append({"seed": seed, "trials": trials, "evaluations": len(curve)})
                 elif method == "kvmix":
-                    curve = kvmix_curve(args, "kvmix", seed, args.kvmix_generations, work)
+                    curve, points = kvmix_curve(args, "kvmix", seed, kvmix_generations, work)
                 elif method.startswith("kvmix-proposals-") and method[len("kvmix-proposals-"):].isdigit():
-                    curve = kvmix_curve(args, "kvmix", seed, args.kvmix_generations, work,
-                                        int(method[len("kvmix-proposals-"):]))
+                    curve, points = kvmix_curve(args, "kvmix", seed, kvmix_generations, work,
+                                                int(method[len("kvmix-proposals-"):]))
                 elif method == "pagmo-nsga2":
-                    curve = kvmix_curve(args, "kvtuner", seed, args.pagmo_generations, work)
+                    curve, points = kvmix_curve(args, "kvtuner", seed, args.pagmo_generations, work)
                 else:
                     sys.exit(f"unknown method {method}")
+                if live:
+                    curve = curve[:max_evals]
                 curves.append(curve)
-                print(f"{method} seed {seed}: {len(curve)} evaluations, final fraction "
-                      f"{curve[-1] / true_hv:.4f}", file=sys.stderr)
-            fractions = [[v / true_hv for v in c] for c in curves]
-            result["methods"][method] = {
-                "runs": notes,
-                "fractions": [[round(v, 6) for v in c] for c in fractions],
-                "evaluations_to": {str(t): [evaluations_to(c, t) for c in fractions] for t in FRACTIONS},
-                "evaluations_to_summary": {str(t): summary([evaluations_to(c, t) for c in fractions])
-                                           for t in FRACTIONS},
-            }
+                found.append(points)
+                print(f"{method} seed {seed}: {len(curve)} evaluations, final hypervolume {curve[-1]:.4f}",
+                      file=sys.stderr)
+            runs[method] = (curves, notes, found)
+
+    if live:
+        # The best front known: every point any run found (kvmix's runs contribute their fronts,
+        # which hold every point of theirs that could be on the union's).
+        if reference is None:
+            with open(os.path.join(work, f"kvmix-{seeds[0]}-1", "front.json"), encoding="utf-8") as f:
+                ref = json.load(f)["hypervolume_reference"]
+            reference = (finite_number(ref[0], "reference"), finite_number(ref[1], "reference"))
+        union = [q for curves, notes, found in runs.values() for pts in found for q in pts]
+        true_hv = hypervolume(union, reference)
+        result["best_found"] = {"hypervolume": true_hv, "reference": list(reference)}
+        if args.clustered_table:
+            clustered = load_table(args.clustered_table)
+            c_hv = finite_number(clustered["hypervolume"], "hypervolume")
+            result["clustered"] = {"table": args.clustered_table, "hypervolume": c_hv,
+                                   "fraction_of_best_found": c_hv / true_hv}
+    for method, (curves, notes, found) in runs.items():
+        fractions = [[v / true_hv for v in c] for c in curves]
+        result["methods"][method] = {
+            "runs": notes,
+            "fractions": [[round(v, 6) for v in c] for c in fractions],
+            "evaluations_to": {str(t): [evaluations_to(c, t) for c in fractions] for t in FRACTIONS},
+            "evaluations_to_summary": {str(t): summary([evaluations_to(c, t) for c in fractions])
+                                       for t in FRACTIONS},
+        }
     with open(args.out + ".tmp", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
         f.write("\n")

@@ -22,38 +22,19 @@ namespace {
 
 const std::string kSrc = "front.json";
 
-Trial trial(const Sensitivity& s, int64_t id, const std::vector<size_t>& lp, double kl,
-            const char* origin) {
-  Trial t;
-  t.id = id;
-  t.layer_pairs = lp;
-  for (size_t p : lp) t.bytes_per_token += pair_bytes_per_token(s, p);
-  t.kl = kl;
-  t.origin = origin;
-  return t;
-}
-
 // A front as run_search builds one: five evaluations of which three are on the front, the curve
 // the hypervolume after each, the reference full precision and 1 nat.
 Front small_front() {
   const Sensitivity s = test::small_sensitivity();
+  auto trial = [&](int64_t id, const std::vector<size_t>& lp, double kl, const char* origin) {
+    return test::small_trial(s, id, lp, kl, origin);
+  };
   const std::vector<Trial> trials = {
-      trial(s, 0, {0, 0, 0}, 0.001, "proxy-seed"), trial(s, 1, {3, 3, 3}, 0.4, "proxy-seed"),
-      trial(s, 2, {2, 2, 2}, 0.5, "refine"),  // dominated by trial 1
-      trial(s, 3, {1, 2, 3}, 0.05, "refine"), trial(s, 4, {0, 1, 1}, 0.01, "refine")};
-  Front f;
-  f.method = "kvmix";
+      trial(0, {0, 0, 0}, 0.001, "proxy-seed"), trial(1, {3, 3, 3}, 0.4, "proxy-seed"),
+      trial(2, {2, 2, 2}, 0.5, "refine"),  // dominated by trial 1
+      trial(3, {1, 2, 3}, 0.05, "refine"), trial(4, {0, 1, 1}, 0.01, "refine")};
+  Front f = test::small_front_of(s, trials);
   f.search = FrontSearchSettings{7, 8, 2};
-  f.sensitivity = s;
-  f.sensitivity.cells.clear();
-  f.hv_reference = {s.full_precision_bytes_per_token * 3, 1.0};
-  std::vector<Trial> seen;
-  for (const Trial& t : trials) {
-    seen.push_back(t);
-    f.hypervolume_curve.push_back(front_hypervolume(front_of(s, seen, 0), f.hv_reference));
-  }
-  f.points = front_of(s, trials, 0);
-  f.evaluations = static_cast<int64_t>(trials.size());
   return f;
 }
 

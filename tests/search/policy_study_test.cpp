@@ -394,30 +394,11 @@ TEST_CASE("policy study: another model's journal is refused, budgets must be fra
 TEST_CASE("policy study: a front gives the lowest-KL config that fits each budget",
           "[search][policies]") {
   const Sensitivity s = test::small_sensitivity();
-  auto point_trial = [&](int64_t id, const std::vector<size_t>& lp, double kl) {
-    Trial t;
-    t.id = id;
-    t.layer_pairs = lp;
-    for (size_t p : lp) t.bytes_per_token += pair_bytes_per_token(s, p);
-    t.kl = kl;
-    t.origin = "refine";
-    return t;
-  };
   // KV8 everywhere (the most bytes, the least KL), a mix, KV2 everywhere
-  const std::vector<Trial> trials = {point_trial(0, {0, 0, 0}, 0.001), point_trial(1, {0, 1, 2}, 0.02),
-                                     point_trial(2, {3, 3, 3}, 0.4)};
-  Front f;
-  f.method = "kvmix";
-  f.sensitivity = s;
-  f.sensitivity.cells.clear();
-  f.hv_reference = {s.full_precision_bytes_per_token * 3, 1.0};
-  std::vector<Trial> seen;
-  for (const Trial& t : trials) {
-    seen.push_back(t);
-    f.hypervolume_curve.push_back(front_hypervolume(front_of(s, seen, 0), f.hv_reference));
-  }
-  f.points = front_of(s, trials, 0);
-  f.evaluations = 3;
+  const std::vector<Trial> trials = {test::small_trial(s, 0, {0, 0, 0}, 0.001, "refine"),
+                                     test::small_trial(s, 1, {0, 1, 2}, 0.02, "refine"),
+                                     test::small_trial(s, 2, {3, 3, 3}, 0.4, "refine")};
+  const Front f = test::small_front_of(s, trials);
   REQUIRE(f.points.size() == 3);
   test::TempDir dir;
   save_front(f, dir.file("front.json"));

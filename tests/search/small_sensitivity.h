@@ -2,6 +2,9 @@
 // A hand-built profile for the readers' tests (sensitivity.json, front.json): a 3-layer model with
 // 2 KV heads of 32 channels under kivi, four pairs, made-up errors that grow as bits drop, and the
 // true bytes of each pair (search/sensitivity.h pair_bytes_per_token), as run_profile records them.
+#include <vector>
+
+#include "search/front.h"
 #include "search/sensitivity.h"
 
 namespace kvmix::test {
@@ -36,6 +39,36 @@ inline Sensitivity small_sensitivity() {
     }
   }
   return s;
+}
+
+// One evaluation of `lp` (a pair per layer) with the made-up `kl`, its bytes the pairs'.
+inline Trial small_trial(const Sensitivity& s, int64_t id, const std::vector<size_t>& lp, double kl,
+                         const char* origin) {
+  Trial t;
+  t.id = id;
+  t.layer_pairs = lp;
+  for (size_t p : lp) t.bytes_per_token += pair_bytes_per_token(s, p);
+  t.kl = kl;
+  t.origin = origin;
+  return t;
+}
+
+// A front as run_search builds one from `trials`, in order: the hypervolume after each, the
+// reference full precision and 1 nat.
+inline Front small_front_of(const Sensitivity& s, const std::vector<Trial>& trials) {
+  Front f;
+  f.method = "kvmix";
+  f.sensitivity = s;
+  f.sensitivity.cells.clear();
+  f.hv_reference = {s.full_precision_bytes_per_token * static_cast<double>(s.model.layers), 1.0};
+  std::vector<Trial> seen;
+  for (const Trial& t : trials) {
+    seen.push_back(t);
+    f.hypervolume_curve.push_back(front_hypervolume(front_of(s, seen, 0), f.hv_reference));
+  }
+  f.points = front_of(s, trials, 0);
+  f.evaluations = static_cast<int64_t>(trials.size());
+  return f;
 }
 
 }  // namespace kvmix::test
