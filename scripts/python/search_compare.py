@@ -205,6 +205,42 @@ plot {", ".join(plots)}
     subprocess.run(["gnuplot", os.path.basename(gp)], check=True, cwd=os.path.dirname(os.path.abspath(path)))
 
 
+def merge(args):
+    parts = []
+    for path in args.merge:
+        with open(path, encoding="utf-8") as f:
+            part = json.load(f)
+        if part.get("schema") != "kvmix.search_compare" or "live" not in part:
+            sys.exit(f"{path}: not a live search comparison")
+        parts.append(part)
+    budgets = {part["live"]["evaluations"] for part in parts}
+    references = {tuple(part["best_found"]["reference"]) for part in parts}
+    if len(budgets) != 1 or len(references) != 1:
+        sys.exit("--merge: the comparisons differ in --evaluations or hypervolume reference")
+    reference = references.pop()
+    runs = {}
+    for part in parts:
+        for method, m in part["methods"].items():
+            if method in runs:
+                sys.exit(f"--merge: method {method} appears twice")
+            runs[method] = (m["hypervolume_curves"], m["runs"], [[tuple(q) for q in pts] for pts in m["points"]])
+    union = [q for curves, notes, found in runs.values() for pts in found for q in pts]
+    true_hv = hypervolume(union, reference)
+    result = {"schema": "kvmix.search_compare", "version": 1,
+              "command": " ".join(["python", "scripts/python/search_compare.py"] + sys.argv[1:]),
+              "merged": [part["command"] for part in parts],
+              "seeds": sorted({s for part in parts for s in part["seeds"]}),
+              "fractions_reported": list(FRACTIONS), "methods": {},
+              "live": parts[0]["live"],
+              "best_found": {"hypervolume": true_hv, "reference": list(reference)}}
+    if args.clustered_table:
+        c_hv = finite_number(load_table(args.clustered_table)["hypervolume"], "hypervolume")
+        result["clustered"] = {"table": args.clustered_table, "hypervolume": c_hv,
+                               "fraction_of_best_found": c_hv / true_hv}
+    fill_methods(result, runs, true_hv, True)
+    write_result(args, result)
+
+
 def load_table(path):
     with open(path, encoding="utf-8") as f:
         table = json.load(f)
@@ -241,10 +277,16 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--plot")
     p.add_argument("--replot", action="store_true", help="only redraw --plot from an existing --out")
+    p.add_argument("--merge", nargs="+", metavar="LIVE_OUT",
+                   help="combine live comparisons run separately (say one method each, at once) into "
+                        "--out, their curves renormalized by the best front of all of them")
     args = p.parse_args()
     if args.replot:
         with open(args.out, encoding="utf-8") as f:
             plot(args.plot, json.load(f))
+        return
+    if args.merge:
+        merge(args)
         return
     live = args.table is None
     if live and not args.work:
@@ -324,6 +366,13 @@ def main():
             c_hv = finite_number(clustered["hypervolume"], "hypervolume")
             result["clustered"] = {"table": args.clustered_table, "hypervolume": c_hv,
                                    "fraction_of_best_found": c_hv / true_hv}
+    fill_methods(result, runs, true_hv, live)
+    write_result(args, result)
+
+
+def fill_methods(result, runs, true_hv, live):
+    """Per method: curves as fractions of true_hv and evaluations to each fraction; live runs also
+    keep their raw curves and points, which --merge needs to renormalize."""
     for method, (curves, notes, found) in runs.items():
         fractions = [[v / true_hv for v in c] for c in curves]
         result["methods"][method] = {
@@ -333,6 +382,12 @@ def main():
             "evaluations_to_summary": {str(t): summary([evaluations_to(c, t) for c in fractions])
                                        for t in FRACTIONS},
         }
+        if live:
+            result["methods"][method]["hypervolume_curves"] = curves
+            result["methods"][method]["points"] = found
+
+
+def write_result(args, result):
     with open(args.out + ".tmp", "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
