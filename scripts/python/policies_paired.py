@@ -57,6 +57,8 @@ def main():
     p.add_argument("study", help="policies.json of `kvmix policies`")
     p.add_argument("--resamples", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pair", action="append", default=[], metavar="A|B",
+                   help="also compare the caches labelled A and B, on every task (repeatable)")
     p.add_argument("--out")
     args = p.parse_args()
     with open(args.study, encoding="utf-8") as f:
@@ -90,6 +92,14 @@ def main():
             best = (max(at, key=lambda r: r["score"]) if fp16["metric"] == "exact_match"
                     else min(at, key=lambda r: r["score"]))
             pairs += [(best, r, f"best at {100 * b:g}%") for r in at if r is not best]
+        for spec in args.pair:
+            names = spec.split("|")
+            if len(names) != 2:
+                sys.exit(f"--pair {spec!r}: not two labels separated by |")
+            found = [next((r for r in rs if r["label"] == n), None) for n in names]
+            if None in found:
+                sys.exit(f"--pair {spec!r}: task {task} has no cache labelled {names[found.index(None)]!r}")
+            pairs.append((found[0], found[1], "asked"))
         for a, c, why in pairs:
             row = {"task": task, "a": a["label"], "b": c["label"], "why": why,
                    "a_score": a["score"], "b_score": c["score"]}
