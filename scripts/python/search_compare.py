@@ -188,13 +188,15 @@ def plot(path, result):
         lines.append(f"'{os.path.basename(dat)}' index {i} using 1:2 with lines lw 2 dt {i + 1} "
                      f"lc rgb '{c}' title '{name} (median, range over {len(result['seeds'])} seeds)'")
     plots = bands + lines
+    ylabel = ("hypervolume / best front found (all runs)" if "live" in result
+              else "hypervolume / true front hypervolume")
     gp = path + ".gp"
     with open(gp, "w", encoding="utf-8") as f:
         f.write(f"""set terminal pngcairo size 900,560
 set output '{os.path.basename(path)}'
 set logscale x
 set xlabel 'full evaluations (distinct configurations)'
-set ylabel 'hypervolume / true front hypervolume'
+set ylabel '{ylabel}'
 set yrange [0.5:1.005]
 set key bottom right
 set grid
