@@ -191,6 +191,11 @@ std::pair<std::vector<double>, std::vector<int64_t>> per_sample_nll(
   return {nll, tokens};
 }
 
+// Bytes of one token's K and V over every layer in the fp16 cache: the 100% of every budget.
+double fp16_bytes_per_token(const KvShape& shape) {
+  return static_cast<double>(shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
+}
+
 }  // namespace
 
 std::vector<BudgetConfig> front_budget_configs(const std::vector<std::string>& front_paths,
@@ -205,18 +210,17 @@ std::vector<BudgetConfig> front_budget_configs(const std::vector<std::string>& f
     fronts.push_back(load_front(path));
     kv_shape_check_same(fronts.back().sensitivity.model, model, path);
   }
-  const double fp16_bytes_per_token =
-      static_cast<double>(model.layers * 2 * model.kv_heads * model.head_dim * model.model_dtype_bytes);
+  const double fp16_bytes = fp16_bytes_per_token(model);
   std::vector<BudgetConfig> out;
   for (double b : budgets) {
     std::optional<Candidate> best;
     for (size_t f = 0; f < fronts.size(); ++f)
       for (const FrontPoint& p : fronts[f].points)
-        if (p.bytes_per_token <= b * fp16_bytes_per_token && (!best || p.kl < best->point->kl))
+        if (p.bytes_per_token <= b * fp16_bytes && (!best || p.kl < best->point->kl))
           best = Candidate{&fronts[f], &p, &front_paths[f]};
     if (!best) {
       spdlog::info("budget {:g}% ({:g} bytes per token): no point of the fronts fits", 100 * b,
-                   b * fp16_bytes_per_token);
+                   b * fp16_bytes);
       continue;
     }
     BudgetConfig c;
@@ -237,9 +241,7 @@ json policy_run_work(const Model& m, const Tokenizer& tok, const json& item, Wor
   EvalOptions eo = task->eval;
   eo.stop = stop;
   const TaskData& data = task->data;
-  const KvShape shape = kv_shape(m.config);
-  const double fp16_bytes_per_token =
-      static_cast<double>(shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
+  const double fp16_bytes = fp16_bytes_per_token(kv_shape(m.config));
   const CacheFactory factory = run_cache_factory(m, item.at("run"));
   TaskScore s;
   std::vector<at::Tensor> logprobs;  // this run's: the per-sample NLL of the intervals
@@ -256,7 +258,7 @@ json policy_run_work(const Model& m, const Tokenizer& tok, const json& item, Wor
   }
   const auto [sample_nll, sample_tokens] = per_sample_nll(data, logprobs);
   const double frac = s.tokens_held ? static_cast<double>(s.true_bytes) /
-                                          (static_cast<double>(s.tokens_held) * fp16_bytes_per_token)
+                                          (static_cast<double>(s.tokens_held) * fp16_bytes)
                                     : 0.0;
   json result = {{"task", s.task},         {"metric", s.metric},         {"score", s.score},
                  {"nll", s.nll},           {"kl", s.kl},                 {"kl_p95", s.kl_p95},
@@ -279,14 +281,13 @@ json run_policy_study(const Model& m, const Tokenizer& tok,
     KVMIX_CHECK(b > 0 && b <= 1, "budget {} is not a fraction of the fp16 cache in (0, 1]", b);
   const KvShape shape = kv_shape(m.config);
   const std::vector<Run> runs = study_runs(m, opt);
-  const double fp16_bytes_per_token = static_cast<double>(
-      shape.layers * 2 * shape.kv_heads * shape.head_dim * shape.model_dtype_bytes);
+  const double fp16_bytes = fp16_bytes_per_token(shape);
 
   std::vector<std::string> fingerprints;
   for (const auto& t : tasks) fingerprints.push_back(task_fingerprint(t.data));
   std::map<std::string, PolicyJournalEntry> done;
   if (!opt.journal_path.empty()) {
-    done = open_policy_journal(opt.journal_path, study_identity(m), fp16_bytes_per_token);
+    done = open_policy_journal(opt.journal_path, study_identity(m), fp16_bytes);
     size_t found = 0;
     for (const Run& r : runs)
       for (size_t ti = 0; ti < tasks.size(); ++ti)
